@@ -1,0 +1,1 @@
+"""Prompt data (FIM templates, chat prompts) and the small renderer that fills them in."""

@@ -1,0 +1,1 @@
+"""Deskmate's server side: the LSP server, the CLI, jobs, routing and model backends."""

