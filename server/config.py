@@ -50,8 +50,9 @@ class ContextSettings:
 class CompletionSettings:
     max_tokens: int = 128
     deadline_ms: int = 5000
-    # Automatic (as-you-type) requests wait this long before calling a model, so a burst of
-    # keystrokes costs one backend call, not one per key. Explicit requests never wait.
+    # Automatic (as-you-type) requests wait at least this long before calling a model, and
+    # longer while the user types steadily (1.5 keystroke intervals, up to 200 ms), so a burst
+    # costs one backend call, not one per key. 0 never waits. Explicit requests never wait.
     debounce_ms: int = 40
     temperature: float = 0.2
 
@@ -159,6 +160,7 @@ SECTION_KEYS: Mapping[str, Mapping[str, Check]] = {
     },
     "route": {task: _string_list for task in TASKS},
 }
+FLOAT_KEYS = frozenset({"temperature", "price_in", "price_out"})
 PROFILE_KEYS: Mapping[str, Check] = {
     "backend": _one_of(BACKENDS),
     "url": _string,
@@ -197,7 +199,9 @@ def key_line(text: str, path: tuple[str, ...]) -> int | None:
     assignment = re.compile(r"^\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_.-]+)\s*=")
     table: tuple[str, ...] = ()
     fallback: int | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    # TOML lines end at \n only (str.splitlines would also split at U+2028, U+0085, ...,
+    # which TOML allows in comments and strings, and shift every line number after them).
+    for number, line in enumerate(text.split("\n"), start=1):
         if m := header.match(line):
             table = tuple(part.strip().strip("\"'") for part in m.group(1).split("."))
             if table == path[: len(table)] and fallback is None and table:
@@ -337,6 +341,8 @@ def _checked_table(
             problems.append(f"{layer.where(*path, key)}: {dotted}.{key} {complaint}; "
                             "the default is used")
             continue
+        if key in FLOAT_KEYS and isinstance(value, int):
+            value = float(value)  # `price_in = 1` is a price, typed like `price_in = 1.0`
         kept[key] = tuple(value) if isinstance(value, list) else value
     return kept
 

@@ -74,7 +74,7 @@ def cut_point(text: str, around: Surroundings, *, final: bool) -> int:
         line = lines[number]
         stripped = line.rstrip()
         if stripped:
-            closers_only = not stripped.strip().strip(";,)]}")
+            closers_only = _closing_line(stripped)
             if stripped in around.next_lines[:1] and not closers_only:
                 return offset - 1  # the model is re-writing the code after the cursor
             indent = _indent(line)
@@ -88,6 +88,17 @@ def cut_point(text: str, around: Surroundings, *, final: bool) -> int:
                 return offset - 1
         offset += len(line) + 1
     return len(text)
+
+
+def _closing_line(line: str) -> bool:
+    """A line that only closes brackets: "}", "});", and also "}()" / "})();" (a Go or JS
+    function literal called on the spot), whose "(" does not open anything new."""
+    code = line.strip()
+    if not code.strip(";,)]}"):
+        return True
+    if code[0] not in CLOSERS or any(c.isalnum() for c in code):
+        return False
+    return sum(code.count(c) for c in CLOSERS) > sum(code.count(c) for c in OPENERS)
 
 
 def _drop_repeated_closers(text: str, around: Surroundings) -> str:

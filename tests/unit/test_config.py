@@ -1,0 +1,407 @@
+"""Configuration: where it comes from, how layers combine, and how bad values are reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from deskmate.server.config import (
+    LOCAL_PROFILE,
+    CompletionSettings,
+    Config,
+    ContextSettings,
+    Profile,
+    find_config_file,
+    load_config,
+    user_config_dir,
+)
+
+FULL_EXAMPLE = """\
+[context]
+window = 8192
+reserve_output = 512
+[completion]
+max_tokens = 64
+deadline_ms = 3000
+[profiles.fast]
+backend = "openai"
+url = "http://127.0.0.1:9999/v1"
+model = "qwen2.5-coder-7b"
+api_key_env = "MY_KEY"
+fim = "qwen"
+price_in = 0.5
+price_out = 2
+[route]
+completion = ["fast"]
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(dedent(text), encoding="utf-8")
+    return path
+
+
+def from_text(tmp_path: Path, text: str, **kwargs) -> Config:
+    """The config of one explicit file holding `text`, with no environment at all."""
+    path = write(tmp_path / "deskmate.toml", text)
+    return load_config(explicit=path, environ={}, **kwargs)
+
+
+def only_problem(config: Config) -> str:
+    assert len(config.problems) == 1, config.problems
+    return config.problems[0]
+
+
+# --------------------------------------------------------------------------- which file
+
+
+@pytest.fixture
+def places(tmp_path: Path) -> dict[str, Path]:
+    """One config file in each place the search looks, each with its own max_tokens."""
+    xdg = tmp_path / "xdg"
+    workspace = tmp_path / "ws"
+    files = {
+        "explicit": tmp_path / "explicit.toml",
+        "env": tmp_path / "env.toml",
+        "workspace": workspace / ".deskmate.toml",
+        "xdg": xdg / "deskmate" / "config.toml",
+    }
+    for number, path in enumerate(files.values(), start=1):
+        write(path, f"[completion]\nmax_tokens = {number}\n")
+    return {**files, "workspace_dir": workspace, "xdg_dir": xdg}
+
+
+# Each case removes the files that should win before it; `max_tokens` says which one was read.
+@pytest.mark.parametrize(
+    ("present", "expected"),
+    [
+        (("explicit", "env", "workspace", "xdg"), 1),
+        (("env", "workspace", "xdg"), 2),
+        (("workspace", "xdg"), 3),
+        (("xdg",), 4),
+    ],
+)
+def test_the_first_config_found_wins(
+    places: dict[str, Path], present: tuple[str, ...], expected: int
+) -> None:
+    environ = {"XDG_CONFIG_HOME": str(places["xdg_dir"])}
+    if "env" in present:
+        environ["DESKMATE_CONFIG"] = str(places["env"])
+    explicit = places["explicit"] if "explicit" in present else None
+    if "workspace" not in present:
+        places["workspace"].unlink()
+
+    config = load_config(explicit=explicit, workspace=places["workspace_dir"], environ=environ)
+
+    assert config.completion.max_tokens == expected
+    assert config.problems == ()
+    assert config.sources == (str(next(places[name] for name in present)),)
+
+
+def test_the_user_config_defaults_to_dot_config_under_home(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write(home / ".config" / "deskmate" / "config.toml", "[completion]\nmax_tokens = 77\n")
+
+    config = load_config(workspace=tmp_path / "elsewhere", environ={"HOME": str(home)})
+
+    assert user_config_dir({"HOME": str(home)}) == home / ".config" / "deskmate"
+    assert config.completion.max_tokens == 77
+
+
+def test_no_config_file_anywhere_gives_the_defaults(tmp_path: Path) -> None:
+    environ = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+
+    assert find_config_file(None, tmp_path, environ) is None
+    config = load_config(workspace=tmp_path, environ=environ)
+
+    assert config == Config()
+    assert config.chain("completion") == (LOCAL_PROFILE,)
+
+
+@pytest.mark.parametrize("how", ["explicit", "env"])
+def test_a_named_config_file_that_is_missing_is_reported(tmp_path: Path, how: str) -> None:
+    missing = tmp_path / "nope.toml"
+    write(tmp_path / "ws" / ".deskmate.toml", "[completion]\nmax_tokens = 5\n")
+    environ = {"DESKMATE_CONFIG": str(missing)} if how == "env" else {}
+
+    config = load_config(explicit=missing if how == "explicit" else None,
+                         workspace=tmp_path / "ws", environ=environ)
+
+    assert only_problem(config) == f"{missing}: config file not found; using defaults"
+    assert config.completion == CompletionSettings()  # the workspace file is not a fallback
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_the_documented_keys_parse_to_typed_values(tmp_path: Path) -> None:
+    config = from_text(tmp_path, FULL_EXAMPLE)
+
+    assert config.problems == ()
+    assert config.context == ContextSettings(window=8192, reserve_output=512)
+    assert config.completion.max_tokens == 64
+    assert config.completion.deadline_ms == 3000
+    fast = config.profiles["fast"]
+    assert fast == Profile(name="fast", backend="openai", url="http://127.0.0.1:9999/v1",
+                           model="qwen2.5-coder-7b", api_key_env="MY_KEY", fim="qwen",
+                           price_in=0.5, price_out=2.0)
+    assert type(fast.price_out) is float  # written as the integer 2
+    assert config.route == {"completion": ("fast",)}
+    assert config.chain("completion") == (fast,)
+
+
+@pytest.mark.parametrize(
+    ("backend", "url", "key_env"),
+    [
+        ("openai", "http://127.0.0.1:8080/v1", ""),
+        ("ollama", "http://127.0.0.1:11434", ""),
+        ("llamacpp", "http://127.0.0.1:8080", ""),
+        ("anthropic", "https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+        ("mistral", "https://codestral.mistral.ai", "MISTRAL_API_KEY"),
+        ("local", "", ""),
+    ],
+)
+def test_profiles_get_their_backends_defaults(
+    tmp_path: Path, backend: str, url: str, key_env: str
+) -> None:
+    config = from_text(tmp_path, f'[profiles.p]\nbackend = "{backend}"\n')
+
+    profile = config.profiles["p"]
+    assert (profile.url, profile.api_key_env, profile.local) == (url, key_env, backend == "local")
+    assert config.problems == ()
+
+
+def test_an_explicit_url_and_key_variable_beat_the_backend_defaults(tmp_path: Path) -> None:
+    config = from_text(tmp_path, """\
+        [profiles.claude]
+        backend = "anthropic"
+        url = "https://proxy.example"
+        api_key_env = "TEAM_KEY"
+        """)
+
+    assert config.profiles["claude"].url == "https://proxy.example"
+    assert config.profiles["claude"].api_key_env == "TEAM_KEY"
+
+
+def test_api_key_reads_the_named_variable() -> None:
+    profile = Profile(name="p", backend="anthropic", api_key_env="TEAM_KEY")
+
+    assert profile.api_key({"TEAM_KEY": "sk-123456789", "ANTHROPIC_API_KEY": "other"}) == (
+        "sk-123456789")
+    assert profile.api_key({}) == ""
+    assert Profile(name="q", backend="openai").api_key({"OPENAI_API_KEY": "x"}) == ""
+
+
+@pytest.mark.parametrize(
+    ("windows", "expected"),
+    [
+        ((), 16384 - 1024),  # no profile window: [context] window
+        ((0,), 16384 - 1024),  # 0 means "use [context] window"
+        ((8192,), 8192 - 1024),
+        ((32768, 4096, 0), 4096 - 1024),  # the smallest window in the chain
+        ((1000,), 0),  # a window smaller than the reserve leaves nothing, never less
+    ],
+)
+def test_prompt_budget_is_the_smallest_window_minus_the_reserve(
+    windows: tuple[int, ...], expected: int
+) -> None:
+    chain = tuple(Profile(name=f"p{i}", backend="openai", window=w) for i, w in enumerate(windows))
+
+    assert Config().prompt_budget(chain) == expected
+
+
+def test_prompt_budget_follows_the_configured_context(tmp_path: Path) -> None:
+    config = from_text(tmp_path, """\
+        [context]
+        window = 4096
+        reserve_output = 96
+        [profiles.big]
+        backend = "openai"
+        window = 8000
+        """)
+
+    assert config.prompt_budget((config.profiles["big"],)) == 4000
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ('# deskmate\n[context]\nwindow = "big"\n', "context.window", 3),
+        ("[context]\nwindow = 16384\nreserve_output = -1\n", "context.reserve_output", 3),
+        ("[completion]\n\n\nmax_tokens = 0\n", "completion.max_tokens", 4),
+        ("[completion]\ndeadline_ms = 1.5\n", "completion.deadline_ms", 2),
+        ("[completion]\ntemperature = true\n", "completion.temperature", 2),
+        ('[context]\n[profiles.fast]\nbackend = "openai"\nfim = "gpt"\n', "profiles.fast.fim", 4),
+        ('[profiles.fast]\nbackend = "openai"\nprice_in = "free"\n', "profiles.fast.price_in", 3),
+        ('[profiles.fast]\nbackend = "openai"\nurl = 8080\n', "profiles.fast.url", 3),
+        ('[profiles.fast]\nbackend = "openai"\n[route]\ncompletion = "fast"\n',
+         "route.completion", 4),
+        # The same key name in another table, dotted keys, and CRLF line ends.
+        ('[profiles.a]\nbackend = "openai"\nwindow = 1\n[context]\nwindow = -5\n',
+         "context.window", 5),
+        ('context.window = "big"\n', "context.window", 1),
+        ('[context]\r\n# comment\r\nwindow = "big"\r\n', "context.window", 3),
+        # TOML allows U+2028 in comments; it does not end a line.
+        ('# a\u2028b\n[context]\nwindow = "big"\n', "context.window", 3),
+    ],
+)
+def test_an_invalid_value_gives_one_message_with_key_and_line(
+    tmp_path: Path, text: str, key: str, line: int
+) -> None:
+    path = write(tmp_path / "deskmate.toml", text)
+
+    config = load_config(explicit=path, environ={})
+
+    message = only_problem(config)
+    assert message.startswith(f"{path}, line {line}: {key} ")
+    assert message.endswith("the default is used")
+
+
+def test_an_invalid_value_falls_back_to_its_default_only(tmp_path: Path) -> None:
+    config = from_text(tmp_path, """\
+        [context]
+        window = "big"
+        reserve_output = 2048
+        """)
+
+    assert config.context == ContextSettings(window=16384, reserve_output=2048)
+
+
+def test_a_toml_syntax_error_gives_one_message_and_the_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path / "deskmate.toml", """\
+        [completion]
+        max_tokens = 64
+        deadline_ms = = 3
+        """)
+
+    config = load_config(explicit=path, environ={})
+
+    message = only_problem(config)
+    assert message.startswith(f"{path}: ")
+    assert "line 3" in message
+    assert message.endswith("this file is ignored, defaults are used")
+    assert config.completion == CompletionSettings()
+
+
+def test_a_syntax_error_in_the_file_keeps_the_editor_settings(tmp_path: Path) -> None:
+    config = from_text(tmp_path, "[completion\n",
+                       overrides=[({"completion": {"max_tokens": 9}}, "initializationOptions")])
+
+    assert config.completion.max_tokens == 9
+    assert len(config.problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[context]\nwindow = 8192\nwindows = 3\n", "line 3: unknown key 'context.windows'"),
+        ('[profiles.fast]\nbackend = "openai"\nmodle = "x"\n',
+         "line 3: unknown key 'profiles.fast.modle'"),
+        ("[completion]\nmax_tokens = 3\n[telemetry]\non = true\n",
+         "line 3: unknown section 'telemetry'"),
+        ("[route]\nrefactor = []\n", "line 2: unknown key 'route.refactor'"),
+    ],
+)
+def test_unknown_keys_and_sections_are_reported(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path / "deskmate.toml", text)
+
+    message = only_problem(load_config(explicit=path, environ={}))
+
+    assert message == f"{path}, {expected}; ignored"
+
+
+def test_a_route_naming_an_undefined_profile_is_reported_and_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path / "deskmate.toml", """\
+        [profiles.fast]
+        backend = "ollama"
+        [route]
+        completion = ["ghost", "fast"]
+        """)
+
+    config = load_config(explicit=path, environ={})
+
+    assert only_problem(config) == (f"{path}, line 4: route.completion names profile 'ghost', "
+                                    "which is not defined; it is skipped")
+    assert config.route == {"completion": ("fast",)}
+    assert [p.name for p in config.chain("completion")] == ["fast"]
+
+
+def test_a_route_with_no_defined_profile_falls_back_to_local(tmp_path: Path) -> None:
+    config = from_text(tmp_path, '[route]\ncompletion = ["ghost"]\n')
+
+    assert len(config.problems) == 2
+    assert "'ghost', which is not defined" in config.problems[0]
+    assert "no usable profile" in config.problems[1]
+    assert config.chain("completion") == (LOCAL_PROFILE,)
+
+
+def test_a_profile_without_backend_is_reported_and_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path / "deskmate.toml", '[completion]\n[profiles.fast]\nmodel = "m"\n')
+
+    config = load_config(explicit=path, environ={})
+
+    assert only_problem(config).startswith(f"{path}, line 2: profile 'fast' has no backend")
+    assert "fast" not in config.profiles
+
+
+def test_a_reserve_as_large_as_the_window_is_reported(tmp_path: Path) -> None:
+    config = from_text(tmp_path, "[context]\nwindow = 4096\nreserve_output = 4096\n")
+
+    assert "context.reserve_output (4096) must be smaller than context.window (4096)" in (
+        only_problem(config))
+    assert config.context == ContextSettings()
+
+
+# --------------------------------------------------------------------------- editor layers
+
+
+def test_editor_settings_override_the_file_key_by_key(tmp_path: Path) -> None:
+    init = {"completion": {"max_tokens": 32, "deadline_ms": 900},
+            "profiles": {"fast": {"model": "from-init", "fim": "deepseek"}}}
+    workspace_settings = {"completion": {"deadline_ms": 700},
+                          "profiles": {"fast": {"model": "from-settings"}}}
+
+    config = from_text(tmp_path, FULL_EXAMPLE, overrides=[
+        (init, "initializationOptions"), (workspace_settings, "workspace/configuration")])
+
+    assert config.problems == ()
+    assert config.completion.max_tokens == 32  # init beats the file
+    assert config.completion.deadline_ms == 700  # workspace/configuration beats init
+    assert config.context.window == 8192  # untouched file value
+    fast = config.profiles["fast"]
+    assert (fast.model, fast.fim, fast.url) == ("from-settings", "deepseek",
+                                                "http://127.0.0.1:9999/v1")
+    assert config.sources[1:] == ("initializationOptions", "workspace/configuration")
+
+
+def test_editor_settings_alone_define_profiles_and_routes(tmp_path: Path) -> None:
+    settings = {"profiles": {"team": {"backend": "llamacpp", "window": 4096}},
+                "route": {"completion": ["team", "local"]}}
+
+    config = load_config(workspace=tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path)},
+                         overrides=[(settings, "workspace/configuration")])
+
+    assert [p.name for p in config.chain("completion")] == ["team", "local"]
+    assert config.profiles["team"].url == "http://127.0.0.1:8080"
+    assert config.prompt_budget(config.chain("completion")) == 4096 - 1024
+
+
+def test_bad_editor_settings_name_their_source(tmp_path: Path) -> None:
+    config = load_config(workspace=tmp_path, environ={"XDG_CONFIG_HOME": str(tmp_path)},
+                         overrides=[({"completion": {"max_tokens": "many"}},
+                                     "workspace/configuration"),
+                                    (["not", "an", "object"], "initializationOptions"),
+                                    (None, "workspace/configuration")])
+
+    assert config.problems == (
+        "initializationOptions: settings must be an object; ignored",
+        "workspace/configuration: completion.max_tokens must be a whole number, got 'many'; "
+        "the default is used",
+    )
+    assert config.completion.max_tokens == 128

@@ -1,0 +1,258 @@
+"""LSP positions ↔ string offsets under each position encoding, and text changes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lsprotocol import types
+
+from deskmate.server.documents import Document, Documents
+
+UTF8 = types.PositionEncodingKind.Utf8
+UTF16 = types.PositionEncodingKind.Utf16
+UTF32 = types.PositionEncodingKind.Utf32
+ENCODINGS = [UTF8, UTF16, UTF32]
+
+# Line 0 "s = 'é中😀'" : é is 2 UTF-8 bytes / 1 UTF-16 unit, 中 3 / 1, 😀 4 / 2.
+TEXT = "s = 'é中😀'\nx = 1\n"
+
+
+def pos(line: int, character: int) -> types.Position:
+    return types.Position(line=line, character=character)
+
+
+def doc(text: str) -> Document:
+    return Document("file:///t.py", text, 1)
+
+
+# (offset in code points, character in utf-8, utf-16, utf-32) along the first line of TEXT.
+COLUMNS = [
+    (0, 0, 0, 0),
+    (5, 5, 5, 5),  # before é
+    (6, 7, 6, 6),  # after é
+    (7, 10, 7, 7),  # after 中
+    (8, 14, 9, 8),  # after 😀
+    (9, 15, 10, 9),  # after the closing quote: end of line
+]
+
+
+@pytest.mark.parametrize(("offset", "utf8", "utf16", "utf32"), COLUMNS)
+def test_positions_count_code_units_of_the_encoding(
+    offset: int, utf8: int, utf16: int, utf32: int
+) -> None:
+    d = doc(TEXT)
+    for encoding, character in zip(ENCODINGS, (utf8, utf16, utf32), strict=True):
+        assert d.position_at(offset, encoding) == pos(0, character)
+        assert d.offset_at(pos(0, character), encoding) == offset
+
+
+def test_encodings_given_as_plain_strings_work() -> None:
+    d = doc(TEXT)
+    assert d.position_at(8, "utf-16") == pos(0, 9)
+    assert d.offset_at(pos(0, 14), "utf-8") == 8
+
+
+@pytest.mark.parametrize(("encoding", "inside"), [(UTF16, 8), (UTF8, 12), (UTF8, 13)])
+def test_a_column_inside_a_character_lands_after_it(encoding: str, inside: int) -> None:
+    # UTF-16 column 8 is between the two surrogates of 😀; UTF-8 12 and 13 are inside its bytes.
+    assert doc(TEXT).offset_at(pos(0, inside), encoding) == 8
+
+
+@pytest.mark.parametrize(
+    ("text", "line_starts"),
+    [
+        ("a\nb\nc", [0, 2, 4]),
+        ("a\r\nb\r\nc", [0, 3, 6]),
+        ("a\rb\rc", [0, 2, 4]),
+        ("a\r\rb\n\r\nc", [0, 2, 3, 5, 7]),
+        ("a\u2028b\x0cc\x85d\x1ce\n", [0, 10]),  # none of these end an LSP line
+        ("", [0]),
+        ("\n", [0, 1]),
+    ],
+)
+def test_lines_end_only_at_lf_crlf_and_cr(text: str, line_starts: list[int]) -> None:
+    assert doc(text).line_starts == line_starts
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_crlf_and_lone_cr_lines(encoding: str) -> None:
+    d = doc("é1\r\nb2\rc3\u2028x\ny")
+    assert d.position_at(0, encoding) == pos(0, 0)
+    assert d.position_at(4, encoding) == pos(1, 0)
+    assert d.position_at(7, encoding) == pos(2, 0)
+    # U+2028 is inside line 2 (3 bytes in UTF-8, one unit otherwise).
+    assert d.position_at(10, encoding) == pos(2, 5 if encoding == UTF8 else 3)
+    assert d.offset_at(pos(2, 0), encoding) == 7
+    assert d.offset_at(pos(3, 1), encoding) == 13
+    assert d.line_text(0) == "é1"
+    assert d.line_text(2) == "c3\u2028x"
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_between_cr_and_lf_is_the_end_of_the_line(encoding: str) -> None:
+    d = doc("ab\r\ncd")
+    assert d.position_at(3, encoding) == pos(0, 2)
+    assert d.position_at(2, encoding) == pos(0, 2)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize(
+    ("position", "offset"),
+    [
+        (pos(0, 100), 9),  # past the end of line 0: its end, before the line break
+        (pos(1, 6), 15),  # exactly one past the end of "x = 1"
+        (pos(2, 0), 16),  # the empty last line
+        (pos(2, 5), 16),
+        (pos(3, 0), 16),  # past the last line: the end of the document
+        (pos(99, 7), 16),
+    ],
+)
+def test_positions_past_the_end_clamp(encoding: str, position: types.Position,
+                                      offset: int) -> None:
+    assert doc(TEXT).offset_at(position, encoding) == offset
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_offsets_out_of_range_clamp(encoding: str) -> None:
+    d = doc(TEXT)
+    assert d.position_at(-5, encoding) == pos(0, 0)
+    assert d.position_at(10_000, encoding) == pos(2, 0)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_position_past_a_crlf_line_end_stays_on_the_line(encoding: str) -> None:
+    assert doc("ab\r\ncd").offset_at(pos(0, 7), encoding) == 2
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def change(start: tuple[int, int], end: tuple[int, int], text: str
+           ) -> types.TextDocumentContentChangePartial:
+    return types.TextDocumentContentChangePartial(
+        range=types.Range(start=pos(*start), end=pos(*end)), text=text)
+
+
+def did_change(uri: str, version: int, *changes: types.TextDocumentContentChangeEvent
+               ) -> types.DidChangeTextDocumentParams:
+    return types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=list(changes))
+
+
+# Edits to TEXT around its non-ASCII characters, in each encoding's columns, applied in order.
+EDITS: dict[str, list[types.TextDocumentContentChangePartial]] = {
+    UTF16: [change((0, 9), (0, 9), "!"), change((0, 5), (0, 6), "e"), change((1, 0), (1, 1), "y"),
+            change((0, 11), (1, 0), "")],
+    UTF8: [change((0, 14), (0, 14), "!"), change((0, 5), (0, 7), "e"),
+           change((1, 0), (1, 1), "y"), change((0, 15), (1, 0), "")],
+    UTF32: [change((0, 8), (0, 8), "!"), change((0, 5), (0, 6), "e"), change((1, 0), (1, 1), "y"),
+            change((0, 10), (1, 0), "")],
+}
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_incremental_changes_apply_in_sequence(encoding: str) -> None:
+    documents = Documents()
+    documents.open(types.TextDocumentItem(uri="file:///t.py", language_id="python", version=1,
+                                          text=TEXT))
+
+    changed = documents.change(did_change("file:///t.py", 5, *EDITS[encoding]), encoding)
+
+    assert changed is not None
+    assert changed.text == "s = 'e中😀!'y = 1\n"
+    assert changed.version == 5
+    assert changed.position_at(len(changed.text), encoding) == pos(1, 0)  # lines recomputed
+
+
+def test_a_full_text_change_replaces_everything() -> None:
+    d = doc(TEXT)
+    d.apply(change((0, 0), (0, 1), "t"), UTF16)
+    d.apply(types.TextDocumentContentChangeWholeDocument(text="new\r\ntext"), UTF16)
+    d.apply(change((1, 0), (1, 0), "the "), UTF16)
+    assert d.text == "new\r\nthe text"
+    assert d.line_starts == [0, 5]
+
+
+def test_a_change_that_joins_cr_and_lf_makes_one_line_break() -> None:
+    d = doc("a\rb\nc")
+    d.apply(change((1, 0), (1, 1), ""), UTF16)  # delete "b": "a\r\nc"
+    assert d.line_starts == [0, 3]
+    assert d.position_at(4, UTF16) == pos(1, 1)
+
+
+def test_a_reversed_range_inserts_at_its_start() -> None:
+    d = doc("abcdef")
+    d.apply(change((0, 4), (0, 2), "X"), UTF16)
+    assert d.text == "abcdXef"
+
+
+def test_changes_to_unknown_documents_are_ignored() -> None:
+    documents = Documents()
+    assert documents.change(did_change("file:///nope", 2, change((0, 0), (0, 0), "x")),
+                            UTF16) is None
+    documents.open(types.TextDocumentItem(uri="file:///a", language_id="go", version=1, text=""))
+    documents.close("file:///a")
+    assert documents.get("file:///a") is None
+    assert list(documents) == []
+
+
+# --------------------------------------------------------------------------- properties
+
+SAMPLE_CHARS = st.sampled_from(
+    ["a", " ", "\t", "\n", "\r", "\r\n", "é", "中", "😀", "𝔘", "\u2028", "\x0c", "\x85", "}"])
+# Every code point except surrogates (which cannot be encoded to UTF-8 at all).
+ANY_CHAR = st.characters(codec="utf-8")
+TEXTS = st.lists(st.one_of(SAMPLE_CHARS, ANY_CHAR), max_size=60).map("".join)
+
+
+def encoded_length(text: str, encoding: str) -> int:
+    """Code units of `text`, computed independently of the module under test."""
+    if encoding == UTF8:
+        return len(text.encode("utf-8"))
+    if encoding == UTF16:
+        return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-32-le")) // 4
+
+
+def lsp_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line's content, splitting the way the LSP spec says."""
+    lines, start, i = [], 0, 0
+    while i < len(text):
+        if text[i] in "\r\n":
+            lines.append((start, i))
+            i += 2 if text[i:i + 2] == "\r\n" else 1
+            start = i
+        else:
+            i += 1
+    lines.append((start, len(text)))
+    return lines
+
+
+def between_cr_and_lf(text: str, offset: int) -> bool:
+    return 0 < offset < len(text) and text[offset - 1:offset + 1] == "\r\n"
+
+
+@given(text=TEXTS, encoding=st.sampled_from(ENCODINGS))
+def test_offset_position_round_trip(text: str, encoding: str) -> None:
+    d = doc(text)
+    for offset in range(len(text) + 1):
+        if not between_cr_and_lf(text, offset):
+            assert d.offset_at(d.position_at(offset, encoding), encoding) == offset
+
+
+@given(text=TEXTS, encoding=st.sampled_from(ENCODINGS))
+def test_positions_match_the_encoded_line_prefix(text: str, encoding: str) -> None:
+    d = doc(text)
+    lines = lsp_lines(text)
+    assert len(d.line_starts) == len(lines)
+    for number, (start, end) in enumerate(lines):
+        assert d.line_text(number) == text[start:end]
+        for offset in range(start, end + 1):
+            expected = pos(number, encoded_length(text[start:offset], encoding))
+            assert d.position_at(offset, encoding) == expected
+            assert d.offset_at(expected, encoding) == offset
+        # One past the end of the line, in any encoding, is still the end of the line.
+        beyond = pos(number, encoded_length(text[start:end], encoding) + 1)
+        assert d.offset_at(beyond, encoding) == end
