@@ -3,11 +3,15 @@ streaming filter that keeps only what the model put between <completion> tags.""
 
 from __future__ import annotations
 
+import re
+
 from deskmate.prompts.render import Message, chat_template
 from deskmate.server.backends.base import FimRequest
 
 OPEN_TAG = "<completion>"
 CLOSE_TAG = "</completion>"
+# The end of the text so far that could still turn out to be a closing Markdown fence.
+_FENCE_TAIL = re.compile(r"\n+(?:`{0,3}|```\s*)\Z")
 
 
 def fill_in_messages(request: FimRequest) -> tuple[Message, ...]:
@@ -57,8 +61,11 @@ class CompletionTagFilter:
         if end >= 0:
             out, self._pending, self.done = self._pending[:end], "", True
             return _strip_closing_fence(out)
-        # Hold back anything that could be the start of the closing tag.
+        # Hold back anything that could be the start of the closing tag, and before it a
+        # closing fence (stripped only once the answer ends, whatever the split).
         keep = _partial_suffix(self._pending, CLOSE_TAG)
+        if fence := _FENCE_TAIL.search(self._pending, 0, len(self._pending) - keep):
+            keep = len(self._pending) - fence.start()
         out = self._pending[: len(self._pending) - keep]
         self._pending = self._pending[len(out):]
         return out

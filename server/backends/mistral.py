@@ -22,6 +22,14 @@ def fim_body(request: FimRequest, *, model: str) -> dict[str, Any]:
     }
 
 
+def chat_body(request: Request, *, model: str) -> dict[str, Any]:
+    body = openai_chat_body(request, model=model)
+    # Mistral refuses OpenAI's stream_options (HTTP 422, extra_forbidden); it reports usage
+    # in the last chunk anyway.
+    del body["stream_options"]
+    return body
+
+
 class MistralBackend(HttpBackend):
     def build_call(self, request: Request) -> HttpCall:
         base = self.profile.url.rstrip("/")
@@ -30,7 +38,7 @@ class MistralBackend(HttpBackend):
                             body=fim_body(request, model=self.profile.model),
                             parser=ChunkParser(chat=True))
         return HttpCall(url=f"{base}/v1/chat/completions", headers=self.auth_headers(),
-                        body=openai_chat_body(request, model=self.profile.model),
+                        body=chat_body(request, model=self.profile.model),
                         parser=ChunkParser(chat=True))
 
     def prompt_text(self, request: Request) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from deskmate.prompts.render import fim_template
 from deskmate.server.backends.base import Event, FimRequest, Finished, Request, TextDelta
-from deskmate.server.backends.chatfill import fill_in_messages
+from deskmate.server.backends.chatfill import CLOSE_TAG, fill_in_messages
 from deskmate.server.backends.http import DONE, HttpBackend, HttpCall, StreamMessage
 from deskmate.server.errors import BadResponse
 
@@ -91,11 +91,12 @@ class OpenAIBackend(HttpBackend):
                 body=completions_body(request, model=self.profile.model, family=self.profile.fim),
                 parser=ChunkParser(chat=False),
             )
-        return HttpCall(
-            url=f"{base}/chat/completions", headers=self.auth_headers(),
-            body=chat_body(request, model=self.profile.model),
-            parser=ChunkParser(chat=True), fill_in=isinstance(request, FimRequest),
-        )
+        body = chat_body(request, model=self.profile.model)
+        if isinstance(request, FimRequest):
+            # The server stops at the tag itself, so the stream goes on to report usage.
+            body["stop"] = [CLOSE_TAG]
+        return HttpCall(url=f"{base}/chat/completions", headers=self.auth_headers(), body=body,
+                        parser=ChunkParser(chat=True), fill_in=isinstance(request, FimRequest))
 
     def prompt_text(self, request: Request) -> str:
         if isinstance(request, FimRequest) and self._uses_fim(request):

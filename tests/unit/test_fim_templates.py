@@ -1,0 +1,128 @@
+"""FIM templates (prompts/fim.toml) and the chat fill-in prompt (prompts/fill_in.md), golden.
+
+A wrong token in a template does not crash anything: the model just answers badly. So every
+family's rendered prompt is pinned character for character."""
+
+from __future__ import annotations
+
+import pytest
+
+from deskmate.prompts.render import Message, chat_template, fim_families, fim_template
+from deskmate.server.config import FIM_FAMILIES
+
+PREFIX = "def add(a, b):\n    return "
+SUFFIX = "\n\nprint(add(1, 2))\n"
+
+# family -> (rendered prompt for PREFIX/SUFFIX, stop strings)
+GOLDEN: dict[str, tuple[str, tuple[str, ...]]] = {
+    "starcoder": (
+        "<fim_prefix>def add(a, b):\n    return <fim_suffix>\n\nprint(add(1, 2))\n<fim_middle>",
+        ("<|endoftext|>", "<file_sep>", "<fim_prefix>", "<fim_suffix>", "<fim_middle>",
+         "<repo_name>"),
+    ),
+    "codellama": (
+        "<PRE> def add(a, b):\n    return  <SUF>\n\nprint(add(1, 2))\n <MID>",
+        ("<EOT>", "<PRE>", "<SUF>", "<MID>"),
+    ),
+    "deepseek": (
+        "<｜fim▁begin｜>def add(a, b):\n    return <｜fim▁hole｜>\n\nprint(add(1, 2))\n"
+        "<｜fim▁end｜>",
+        ("<｜end▁of▁sentence｜>", "<|EOT|>", "<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
+    ),
+    "qwen": (
+        "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n\nprint(add(1, 2))\n"
+        "<|fim_middle|>",
+        ("<|endoftext|>", "<|fim_pad|>", "<|file_sep|>", "<|repo_name|>", "<|im_end|>",
+         "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
+    ),
+    "codestral": (
+        "[SUFFIX]\n\nprint(add(1, 2))\n[PREFIX]def add(a, b):\n    return ",
+        ("</s>", "[PREFIX]", "[SUFFIX]"),
+    ),
+    "codegemma": (
+        "<|fim_prefix|>def add(a, b):\n    return <|fim_suffix|>\n\nprint(add(1, 2))\n"
+        "<|fim_middle|>",
+        ("<|file_separator|>", "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>", "<eos>"),
+    ),
+}
+
+
+def test_every_family_the_config_accepts_has_a_template_and_a_golden() -> None:
+    assert set(fim_families()) == set(FIM_FAMILIES) - {"none"}
+    assert set(fim_families()) == set(GOLDEN)
+
+
+@pytest.mark.parametrize("family", sorted(GOLDEN))
+def test_rendered_prompt_is_exactly_the_familys_format(family: str) -> None:
+    expected_prompt, expected_stop = GOLDEN[family]
+    template = fim_template(family)
+
+    assert template.family == family
+    assert template.render(PREFIX, SUFFIX) == expected_prompt
+    assert template.stop == expected_stop
+
+
+@pytest.mark.parametrize("family", sorted(GOLDEN))
+def test_placeholders_inside_the_code_are_passed_through(family: str) -> None:
+    """One-pass substitution: code that looks like a placeholder is code, not a placeholder."""
+    prefix = 'fmt = "{suffix} and {prefix}"\nre = r"\\1\\g<0>"\n'
+    suffix = "\nf'{prefix}{{suffix}}'\n"
+    rendered = fim_template(family).render(prefix, suffix)
+
+    expected_prompt, _ = GOLDEN[family]
+    expected = expected_prompt.replace(PREFIX, "\0P").replace(SUFFIX, "\0S")
+    expected = expected.replace("\0P", prefix).replace("\0S", suffix)
+    assert rendered == expected
+
+
+def test_placeholder_passthrough_golden() -> None:
+    rendered = fim_template("starcoder").render("a = '{suffix}'\n", "b = '{prefix}'\n")
+    assert rendered == "<fim_prefix>a = '{suffix}'\n<fim_suffix>b = '{prefix}'\n<fim_middle>"
+
+
+def test_empty_prefix_and_suffix_leave_only_the_tokens() -> None:
+    assert fim_template("starcoder").render("", "") == "<fim_prefix><fim_suffix><fim_middle>"
+    assert fim_template("codestral").render("", "") == "[SUFFIX][PREFIX]"
+
+
+def test_unknown_family_is_a_key_error() -> None:
+    with pytest.raises(KeyError):
+        fim_template("none")
+
+
+# --------------------------------------------------------------------------- chat fill-in
+
+FILL_IN_VALUES = {"path": "src/calc.py", "language": "python", "prefix": PREFIX, "suffix": SUFFIX}
+
+
+def test_fill_in_prompt_is_a_system_and_a_user_message() -> None:
+    system, user = chat_template("fill_in").render(FILL_IN_VALUES)
+
+    assert system.role == "system"
+    assert system.content.startswith("You are a code completion engine inside an editor.")
+    assert "<CURSOR>" in system.content
+    assert "<completion>" in system.content
+    assert "</completion>" in system.content
+    assert "{{" not in system.content
+    assert user == Message(
+        "user",
+        "File `src/calc.py` (python):\n\n"
+        "def add(a, b):\n    return <CURSOR>\n\nprint(add(1, 2))\n",
+    )
+
+
+def test_fill_in_code_with_template_syntax_stays_literal() -> None:
+    values = {**FILL_IN_VALUES, "prefix": 'tpl = "{{path}} {{language}}"\nx = ',
+              "suffix": "  # {{suffix}} {{unknown}}\n"}
+    _, user = chat_template("fill_in").render(values)
+
+    assert user.content == (
+        "File `src/calc.py` (python):\n\n"
+        'tpl = "{{path}} {{language}}"\nx = <CURSOR>  # {{suffix}} {{unknown}}\n'
+    )
+
+
+def test_fill_in_missing_value_leaves_the_placeholder_visible() -> None:
+    _, user = chat_template("fill_in").render({"prefix": "a", "suffix": "b"})
+
+    assert user.content == "File `{{path}}` ({{language}}):\n\na<CURSOR>b"
