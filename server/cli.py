@@ -170,7 +170,7 @@ def _complete(args: argparse.Namespace) -> int:
                 "output_tokens": g.output_tokens if g else 0,
                 "usage_reported": g.usage_reported if g else False,
                 "finish_reason": g.finish_reason if g else "",
-                "context_tokens": outcome.context.tokens,
+                "context_tokens": outcome.context.tokens if outcome.context else 0,
             }, ensure_ascii=False))
         else:
             print(outcome.text)

@@ -37,9 +37,35 @@ class CompletionInput:
 @dataclass(frozen=True, kw_only=True)
 class CompletionOutcome:
     text: str  # what the editor should insert at the cursor ('' for nothing)
-    context: PackedContext
-    generation: Generation | None  # None when served from the typed-through cache
+    context: PackedContext | None  # None when served from the typed-through cache
+    generation: Generation | None  # likewise
     latency_ms: float
+
+
+class TypingPace:
+    """How fast the user types in each document, so an as-you-type request waits just longer
+    than the next keystroke is likely to take: a steady burst then costs one model call at its
+    end, whatever the typing speed, and a pause is answered after at most MAX_WAIT_S."""
+
+    MAX_WAIT_S = 0.2
+    TYPING_GAP_S = 0.5  # longer gaps are pauses, not typing rhythm
+    SMOOTHING = 0.3
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._interval: dict[str, float] = {}
+
+    def wait_s(self, key: str, floor_s: float) -> float:
+        """Note a keystroke-triggered request now; how long it should wait for the next."""
+        now = time.monotonic()
+        last, self._last[key] = self._last.get(key), now
+        if last is not None and now - last < self.TYPING_GAP_S:
+            previous = self._interval.get(key, now - last)
+            self._interval[key] = previous + self.SMOOTHING * (now - last - previous)
+        if floor_s <= 0:
+            return 0.0  # waiting is switched off
+        interval = self._interval.get(key, 0.0)
+        return min(max(floor_s, 1.5 * interval), max(floor_s, self.MAX_WAIT_S))
 
 
 class CompletionJobs:
@@ -47,7 +73,12 @@ class CompletionJobs:
         self._config = config
         self._router = router
         self._cache = CompletionCache()
+        self._pace = TypingPace()
         self._running: dict[str, asyncio.Task[object]] = {}
+
+    def forget_suggestions(self) -> None:
+        """Drop remembered suggestions (the settings that produced them changed)."""
+        self._cache = CompletionCache()
 
     def supersede(self, key: str) -> None:
         """Cancel the request still running for `key`: the user has moved on.
@@ -68,18 +99,18 @@ class CompletionJobs:
     async def complete(self, job: CompletionInput) -> CompletionOutcome:
         started = time.perf_counter()
         config = self._config()
+        wait_s = self._pace.wait_s(job.key, config.completion.debounce_ms / 1000)
+        if (cached := self._cache.recall(job.key, job.text, job.offset)) is not None:
+            return CompletionOutcome(text=cached, context=None, generation=None,
+                                     latency_ms=(time.perf_counter() - started) * 1000)
+
+        if job.automatic and wait_s > 0:
+            # Wait for the typing to pause; a newer keystroke cancels this task meanwhile.
+            await asyncio.sleep(wait_s)
+
         chain = config.chain("completion")
         budget = max(config.prompt_budget(chain) - TEMPLATE_OVERHEAD, 0)
         context = pack_cursor(job.text, job.offset, budget=budget, path=job.path)
-
-        if (cached := self._cache.recall(job.key, job.text, job.offset)) is not None:
-            return CompletionOutcome(text=cached, context=context, generation=None,
-                                     latency_ms=(time.perf_counter() - started) * 1000)
-
-        if job.automatic and config.completion.debounce_ms:
-            # Wait for the typing to pause; a newer keystroke cancels this task meanwhile.
-            await asyncio.sleep(config.completion.debounce_ms / 1000)
-
         around = postprocess.Surroundings.at(context.prefix, context.suffix)
         request = FimRequest(
             prefix=context.prefix, suffix=context.suffix, path=job.path, language=job.language,

@@ -6,11 +6,13 @@ return an lsprotocol type."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
 import time
 from collections.abc import Generator, Mapping
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ except PackageNotFoundError:  # pragma: no cover  (running from a source tree)
     __version__ = "0"
 
 _WORD_BEFORE = re.compile(r"\w*$")
+# How long a request that arrives before the editor's settings waits for them.
+SETTINGS_WAIT_S = 3.0
 # The same failure is shown to the user at most once in this many seconds.
 NOTICE_INTERVAL_S = 60.0
 
@@ -81,6 +85,8 @@ class DeskmateServer(LanguageServer):
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.config_path = config_path
         self.root = workspace
+        self.client_name = ""
+        self._relative_paths: dict[str, str] = {}
         self.encoding: str = types.PositionEncodingKind.Utf16
         self.documents = Documents()
         self.router = Router()
@@ -88,12 +94,15 @@ class DeskmateServer(LanguageServer):
         self.editor_settings: list[tuple[Mapping[str, Any], str]] = []
         self.config: Config = Config()
         self.jobs = CompletionJobs(lambda: self.config, self.router)
+        # Set once the editor's settings are in: requests that race `initialized` wait for it.
+        self.settings_ready = asyncio.Event()
 
     # -- configuration -------------------------------------------------------------------
 
     def reload_config(self) -> None:
         self.config = load_config(explicit=self.config_path, workspace=self.root,
                                   overrides=self.editor_settings)
+        self.jobs.forget_suggestions()
         for profile in self.config.profiles.values():
             logs.register_secret(profile.api_key())
         if self.config.problems:
@@ -123,22 +132,29 @@ class DeskmateServer(LanguageServer):
                     settings.append((result[0], "workspace/configuration"))
         self.editor_settings = settings
         self.reload_config()
+        self.settings_ready.set()
 
     # -- completion ------------------------------------------------------------------------
 
     def relative_path(self, uri: str) -> str:
-        path = to_fs_path(uri) or uri
+        """The document's path as the model sees it: relative to the workspace."""
+        if (known := self._relative_paths.get(uri)) is not None:
+            return known
+        path = Path(to_fs_path(uri) or uri)
+        relative = path.name
         if self.root is not None:
-            try:
-                return str(Path(path).resolve().relative_to(self.root.resolve()))
-            except ValueError:
-                pass
-        return Path(path).name
+            with contextlib.suppress(ValueError, OSError):
+                relative = str(path.resolve().relative_to(self.root.resolve()))
+        self._relative_paths[uri] = relative
+        return relative
 
     async def complete_at(
         self, uri: str, position: types.Position, *, automatic: bool
-    ) -> tuple[str, types.Position] | None:
-        """The suggestion at `position` and the position it applies to, or None."""
+    ) -> Suggestion | None:
+        """The suggestion at `position`, or None."""
+        if not self.settings_ready.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.settings_ready.wait(), SETTINGS_WAIT_S)
         doc = self.documents.get(uri)
         if doc is None:
             log.info("completion asked for %s, which is not open; ignored", uri)
@@ -165,8 +181,17 @@ class DeskmateServer(LanguageServer):
             g = outcome.generation
             log.debug("completion from %s in %.0f ms (%d→%d tokens)", g.profile,
                       outcome.latency_ms, g.prompt_tokens, g.output_tokens)
-        # Answer at the canonical position (a column past the line's end means its end).
-        return outcome.text, doc.position_at(offset, self.encoding)
+        # Positions are canonical: a column past the line's end means its end.
+        at = doc.position_at(offset, self.encoding)
+        word = _WORD_BEFORE.search(text, doc.line_starts[at.line], offset)
+        return Suggestion(text=outcome.text, at=at, word_before=word.group(0) if word else "")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    text: str  # what goes in at the cursor
+    at: types.Position  # the cursor
+    word_before: str  # identifier characters just before the cursor
 
 
 def build_server(*, config_path: Path | None = None, workspace: Path | None = None
@@ -175,6 +200,7 @@ def build_server(*, config_path: Path | None = None, workspace: Path | None = No
 
     @server.feature(types.INITIALIZE)
     def on_initialize(params: types.InitializeParams) -> None:
+        server.client_name = params.client_info.name if params.client_info else ""
         server.encoding = server.workspace.position_encoding or types.PositionEncodingKind.Utf16
         if server.root is None:
             folders = params.workspace_folders or []
@@ -225,23 +251,22 @@ def build_server(*, config_path: Path | None = None, workspace: Path | None = No
                                          automatic=automatic)
         if found is None:
             return types.InlineCompletionList(items=[])
-        text, at = found
-        return types.InlineCompletionList(items=[
-            types.InlineCompletionItem(insert_text=text, range=types.Range(start=at, end=at))
-        ])
+        if server.client_name == "Neovim":
+            # Neovim 0.12 overlays ghost text of a ranged item on the text after it (hiding
+            # the rest of the line); without a range it draws the text inline at the cursor
+            # and leaves the cursor right after it once accepted.
+            return types.InlineCompletionList(items=[
+                types.InlineCompletionItem(insert_text=found.text)])
+        return types.InlineCompletionList(items=[types.InlineCompletionItem(
+            insert_text=found.text, range=types.Range(start=found.at, end=found.at))])
 
     async def on_completion(params: types.CompletionParams) -> types.CompletionList | None:
         found = await server.complete_at(params.text_document.uri, params.position,
                                          automatic=True)
         if found is None:
             return types.CompletionList(is_incomplete=True, items=[])
-        text, at = found
+        text, at, typed = found.text, found.at, found.word_before
         # Completion lists filter by the word before the cursor, so the item starts there.
-        typed = ""
-        if (doc := server.documents.get(params.text_document.uri)) is not None:
-            cursor = doc.offset_at(at, server.encoding)
-            before = doc.text[doc.line_starts[at.line]:cursor]
-            typed = word.group(0) if (word := _WORD_BEFORE.search(before)) else ""
         start = types.Position(line=at.line, character=at.character - units(typed, server.encoding))
         label = (typed + text).split("\n", 1)[0].strip()
         return types.CompletionList(is_incomplete=True, items=[types.CompletionItem(

@@ -7,10 +7,12 @@ touches the network is here, once."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -24,6 +26,7 @@ from deskmate.server.errors import BackendError, BadResponse, HTTPStatus, Timeou
 log = logging.getLogger(__name__)
 
 DONE = "[DONE]"
+DRAIN_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class HttpBackend:
             limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60.0),
             follow_redirects=False,
         )
+        self._background: set[asyncio.Future[None]] = set()
 
     # -- to implement -------------------------------------------------------------------
 
@@ -104,20 +108,42 @@ class HttpBackend:
         self.require_key()
         log.debug("POST %s (profile %s)", call.url, self.profile.name)
         tags = CompletionTagFilter() if call.fill_in else None
+        request_ = self._client.build_request("POST", call.url, json=call.body,
+                                              headers=dict(call.headers))
         try:
-            async with self._client.stream(
-                "POST", call.url, json=call.body, headers=dict(call.headers)
-            ) as response:
-                await self._check_status(response)
-                async for message in self._messages(response, call.framing):
-                    for event in _filtered(call.parser.feed(message), tags):
-                        yield event
-                        if isinstance(event, Finished):
-                            return
-                for event in _filtered(call.parser.end(), tags):
-                    yield event
+            response = await self._client.send(request_, stream=True)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, call.url) from None
+        handed_off = False
+        try:
+            await self._check_status(response)
+            messages = self._messages(response, call.framing)
+            async for message in messages:
+                events = _filtered(call.parser.feed(message), tags)
+                for event in events:
+                    if isinstance(event, Finished):
+                        # The answer is complete; what is left ("[DONE]", the last chunk) is
+                        # read in the background so the connection goes back to the pool and
+                        # the next request skips the TCP and TLS handshakes.
+                        handed_off = True
+                        self._in_background(_drain_and_close(response, messages))
+                        yield event
+                        return
+                    yield event
+            for event in _filtered(call.parser.end(), tags):
+                yield event
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, call.url) from None
+        finally:
+            if not handed_off:
+                # Cancelled, stopped early or failed: closing the response hangs up on the
+                # server, which stops generating.
+                await response.aclose()
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def models(self) -> list[str]:
         url = self.models_url()
@@ -126,7 +152,7 @@ class HttpBackend:
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url) from None
         if response.status_code >= 400:
-            raise HTTPStatus(_status_message(response.status_code, response.text, url),
+            raise HTTPStatus(self._status_message(response.status_code, response.text, url),
                              status=response.status_code, profile=self.profile.name)
         try:
             return self.model_names(response.json())
@@ -135,6 +161,9 @@ class HttpBackend:
                               profile=self.profile.name) from None
 
     async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self._client.aclose()
 
     # -- internals -----------------------------------------------------------------------
@@ -143,8 +172,13 @@ class HttpBackend:
         if response.status_code < 400:
             return
         body = (await response.aread())[:2000].decode("utf-8", "replace")
-        raise HTTPStatus(_status_message(response.status_code, body, str(response.url)),
+        raise HTTPStatus(self._status_message(response.status_code, body, str(response.url)),
                          status=response.status_code, profile=self.profile.name)
+
+    def _status_message(self, status: int, body: str, url: str) -> str:
+        """The server's error text may quote the key it refused ("Incorrect API key: sk-…")."""
+        key = self.profile.api_key()
+        return _status_message(status, body.replace(key, "[API key]") if key else body, url)
 
     async def _messages(
         self, response: httpx.Response, framing: str
@@ -207,6 +241,19 @@ class HttpBackend:
             return BadResponse(f"{_origin(url)} closed the connection mid-answer ({exc})",
                                profile=name)
         return Unavailable(f"request to {_origin(url)} failed: {exc}", profile=name)
+
+
+async def _drain_and_close(response: httpx.Response,
+                           messages: AsyncIterator[StreamMessage]) -> None:
+    """Read what is left of a finished answer, then close the response: fully read, its
+    connection is reused; a server that keeps talking past DRAIN_S is hung up on."""
+    try:
+        with contextlib.suppress(BackendError, httpx.HTTPError, TimeoutError):
+            async with asyncio.timeout(DRAIN_S):
+                async for _ in messages:
+                    pass
+    finally:
+        await response.aclose()
 
 
 def _filtered(events: list[Event], tags: CompletionTagFilter | None) -> list[Event]:

@@ -46,6 +46,7 @@ class Received:
     started: float
     ended: float = 0.0
     outcome: str = "open"  # open | complete | client-closed
+    client_port: int = 0  # the client's side of the connection: same port, same connection
 
     @property
     def server_ms(self) -> float:
@@ -122,6 +123,12 @@ class _Handler(BaseHTTPRequestHandler):
     model_server: ModelServer
     protocol_version = "HTTP/1.1"  # keep-alive, like real model servers
 
+    def setup(self) -> None:
+        super().setup()
+        # Like real model servers (uvicorn, ...): small writes go out at once, not 40 ms later
+        # when Nagle's algorithm meets the client's delayed ACK.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
 
@@ -148,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         item = Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
-                        body, time.perf_counter())
+                        body, time.perf_counter(), client_port=self.client_address[1])
         self.model_server.record(item)
         reply = self.model_server.next_reply()
         try:

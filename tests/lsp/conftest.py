@@ -20,6 +20,7 @@ SERVER = [sys.executable, "-m", "deskmate.server", "serve"]
 # Replayed capabilities of real editors (pytest-lsp's recordings): VS Code negotiates UTF-16,
 # Neovim 0.11 offers UTF-8 first.
 EDITORS = {"vscode": "visual-studio-code", "neovim": "neovim@v0.11.0"}
+CLIENT_NAMES = {"vscode": "Visual Studio Code", "neovim": "Neovim"}
 
 
 def capabilities(editor: str, *, inline: bool = True) -> types.ClientCapabilities:
@@ -42,6 +43,14 @@ def fast_profile(server: ModelServer, **overrides: Any) -> dict[str, Any]:
             "completion": {"debounce_ms": 0}}
 
 
+_INIT_RESULTS: dict[int, types.InitializeResult] = {}
+
+
+def server_capabilities(client: LanguageClient) -> types.ServerCapabilities:
+    """What the server answered to `initialize` in `running_client`."""
+    return _INIT_RESULTS[id(client)].capabilities
+
+
 @asynccontextmanager
 async def running_client(
     env: dict[str, str], *, editor: str = "vscode", inline: bool = True,
@@ -52,15 +61,18 @@ async def running_client(
     assert isinstance(client, LanguageClient)
     if configuration is not None:
         client.set_configuration(configuration, section="deskmate")
-    await client.initialize_session(types.InitializeParams(
+    result = await client.initialize_session(types.InitializeParams(
         capabilities=capabilities(editor, inline=inline),
+        client_info=types.ClientInfo(name=CLIENT_NAMES[editor]),
         initialization_options=init_options,
         root_uri=root.as_uri() if root else None,
         workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")] if root else None,
     ))
+    _INIT_RESULTS[id(client)] = result
     try:
         yield client
     finally:
+        _INIT_RESULTS.pop(id(client), None)
         await client.shutdown_session()
         await client.stop()
 

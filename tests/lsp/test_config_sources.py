@@ -1,0 +1,110 @@
+"""Settings reach the server from the config file, initializationOptions and
+workspace/configuration, later ones winning; a bad file costs one message, not the server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lsprotocol import types
+
+from tests.fakes.model_server import ModelServer, Reply
+from tests.lsp.conftest import fast_profile, inline_params, open_doc, running_client
+
+SOURCE = "def add(a, b):\n    return \n"
+
+
+def profile_file(server: ModelServer, backend: str = "ollama") -> str:
+    return (f'[profiles.team]\nbackend = "{backend}"\nurl = "{server.url}"\nmodel = "test-model"\n'
+            '[route]\ncompletion = ["team"]\n[completion]\ndebounce_ms = 0\n')
+
+
+async def complete_once(client, workspace: Path) -> list[str]:
+    uri = open_doc(client, workspace / "m.py", SOURCE)
+    result = await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+    assert isinstance(result, types.InlineCompletionList)
+    return [str(item.insert_text) for item in result.items]
+
+
+async def test_workspace_config_file_is_used(
+    model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
+) -> None:
+    model_server.reply = Reply(text="a + b")
+    (workspace / ".deskmate.toml").write_text(profile_file(model_server))
+    async with running_client(hermetic_env, root=workspace) as client:
+        items = await complete_once(client, workspace)
+
+    assert items == ["a + b"]
+    assert [p.path for p in model_server.posts()] == ["/api/generate"]
+
+
+async def test_editor_settings_override_the_file_and_configuration_wins(
+    model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
+) -> None:
+    model_server.reply = Reply(text="a + b")
+    (workspace / ".deskmate.toml").write_text(profile_file(model_server))  # ollama
+    init_options = {"profiles": {"team": {"backend": "llamacpp"}}}  # overrides the backend only
+    configuration = {"profiles": {"team": {"backend": "mistral", "api_key_env": ""}}}
+    async with running_client(hermetic_env, root=workspace, init_options=init_options) as first:
+        items_init = await complete_once(first, workspace)
+    async with running_client(hermetic_env, root=workspace, init_options=init_options,
+                              configuration=configuration) as second:
+        items_conf = await complete_once(second, workspace)
+
+    assert items_init == items_conf == ["a + b"]
+    # The file's url and model stayed; only the backend changed, key by key.
+    assert [p.path for p in model_server.posts()] == ["/infill", "/v1/fim/completions"]
+    assert model_server.posts()[1].body["model"] == "test-model"
+
+
+async def test_configuration_change_takes_effect_without_restart(
+    model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
+) -> None:
+    model_server.reply = Reply(text="a + b")
+    async with running_client(hermetic_env, root=workspace, init_options=fast_profile(
+            model_server), configuration={}) as client:
+        await complete_once(client, workspace)
+        client.set_configuration({"profiles": {"fast": {"backend": "ollama",
+                                                        "url": model_server.url}}},
+                                 section="deskmate")
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings=None))
+        await asyncio.sleep(0.3)
+        uri = (workspace / "m.py").as_uri()
+        result = await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+
+    assert isinstance(result, types.InlineCompletionList)
+    assert [p.path for p in model_server.posts()] == ["/v1/completions", "/api/generate"]
+
+
+async def test_invalid_config_file_names_key_and_line_and_server_still_serves(
+    model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
+) -> None:
+    model_server.reply = Reply(text="a + b")
+    (workspace / ".deskmate.toml").write_text(
+        '# team settings\n[context]\nwindow = "big"\nreserve_output = 512\n')
+    async with running_client(hermetic_env, root=workspace,
+                              init_options=fast_profile(model_server)) as client:
+        items = await complete_once(client, workspace)
+        await asyncio.sleep(0.2)
+        shown = [m.message for m in client.messages]
+
+    assert items == ["a + b"]
+    [message] = shown
+    assert ".deskmate.toml, line 3" in message
+    assert "context.window" in message
+
+
+async def test_unparseable_config_file_falls_back_to_defaults(
+    model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
+) -> None:
+    (workspace / ".deskmate.toml").write_text('[route]\ncompletion = ["team"]]\n')
+    async with running_client(hermetic_env, root=workspace) as client:
+        items = await complete_once(client, workspace)
+        await asyncio.sleep(0.2)
+        shown = [m.message for m in client.messages]
+
+    assert items == []  # defaults route to the built-in local profile...
+    assert any("line 2" in m and ".deskmate.toml" in m for m in shown)
+    assert any("profile 'local'" in m for m in shown)  # ...whose absence is explained
+    assert model_server.posts() == []
