@@ -6,9 +6,11 @@ and 1-based inclusive line range, so a user can see exactly what was sent and wh
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from deskmate.context.budget import count_line_tokens, count_tokens, encoding
+from deskmate.context.retrieve import Candidate
 
 # Share of the budget the suffix may take when the prefix could use all of it.
 SUFFIX_SHARE = 0.25
@@ -146,3 +148,128 @@ def _keep_tokens(text: str, limit: int, *, from_end: bool) -> str:
         tokens = encoding().encode(text, disallowed_special=())
         keep -= 1  # re-encoding the cut text can take more tokens; keep fewer and retry
     return text if len(tokens) <= limit else ""
+
+
+# --------------------------------------------------------------------------- whole context
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snippet:
+    """A piece of another file (or a far part of this one) sent before the cursor's file."""
+
+    path: str
+    start_line: int
+    end_line: int
+    text: str  # ends with a newline
+    header: str  # its path and lines as a comment in its language: "# a/b.py:3-9"
+    kind: str = "definition"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContextWindow:
+    """Everything chosen for one prompt: snippets (least valuable first, so the most valuable
+    sit nearest the cursor), then the cursor file's prefix and suffix."""
+
+    cursor: PackedContext
+    snippets: tuple[Snippet, ...]
+    tokens: int  # snippets + prefix + suffix, never above `budget`
+    budget: int
+    sections: tuple[Section, ...]  # every candidate's decision, snippets and cursor
+
+    @property
+    def block(self) -> str:
+        """The snippets as plain text, each under its header comment."""
+        return "".join(f"{s.header}\n{s.text}" for s in self.snippets)
+
+    @property
+    def prompt(self) -> str:
+        """The whole context as text: snippets, then the file up to the cursor, then after."""
+        return self.block + self.cursor.prefix + self.cursor.suffix
+
+
+# Of the budget, retrieved snippets may take up to this share before the cursor's own file
+# is packed; whatever they do not need goes to the prefix and suffix.
+RETRIEVAL_SHARE = 0.5
+
+
+def pack_context(
+    text: str,
+    offset: int,
+    *,
+    budget: int,
+    path: str,
+    candidates: Sequence[Candidate],
+    comment: Callable[[str], str],
+) -> ContextWindow:
+    """Fill `budget` tokens: the cursor's surroundings and the candidates worth the most per
+    token. `comment(path)` gives the line-comment prefix for a path's language."""
+    costs = {c.key: _snippet_tokens(c, comment) for c in candidates}
+    wanted = sum(costs[c.key] for c in candidates if not c.supersedes)
+    cursor = pack_cursor(text, offset, budget=budget - min(int(budget * RETRIEVAL_SHARE), wanted),
+                         path=path)
+    covered = (cursor.sections[0].start_line,
+               cursor.sections[1].end_line if cursor.sections[1].included else
+               cursor.sections[0].end_line)
+
+    room = budget - cursor.tokens
+    chosen: dict[str, Candidate] = {}
+    decisions: dict[str, tuple[bool, str]] = {}
+    ranked = sorted(candidates, key=lambda c: -(c.score / max(costs[c.key], 1)))
+    for candidate in ranked:
+        key = candidate.key
+        if candidate.path == path and _inside(candidate, covered):
+            decisions[key] = (False, "already in the prompt around the cursor")
+            continue
+        if candidate.score < MIN_SCORE:
+            decisions[key] = (False, "too weak a reason to spend tokens on")
+            continue
+        replaced = chosen.get(candidate.supersedes) if candidate.supersedes else None
+        if any(c.supersedes == key for c in chosen.values()):
+            decisions[key] = (False, "its body is in the prompt")
+            continue
+        cost = costs[key] - (costs[replaced.key] if replaced else 0)
+        if cost > room:
+            decisions[key] = (False, "no room left in the budget")
+            continue
+        if replaced is not None:
+            del chosen[replaced.key]
+            decisions[replaced.key] = (False, "replaced by its body")
+        chosen[key] = candidate
+        decisions[key] = (True, candidate.reason)
+        room -= cost
+
+    included = sorted(chosen.values(), key=lambda c: (c.score, c.path, c.start_line))
+    snippets = tuple(
+        Snippet(path=c.path, start_line=c.start_line, end_line=c.end_line,
+                text=c.text if c.text.endswith("\n") else c.text + "\n",
+                header=f"{comment(c.path)} {c.path}:{c.start_line}-{c.end_line}", kind=c.kind)
+        for c in included)
+    used = sum(costs[c.key] for c in included)
+    sections = tuple(
+        Section(kind=c.kind, path=c.path, start_line=c.start_line, end_line=c.end_line,
+                tokens=costs[c.key], score=round(c.score, 4),
+                reason=decisions[c.key][1] if decisions[c.key][0] else
+                f"{c.reason}; dropped: {decisions[c.key][1]}",
+                included=decisions[c.key][0])
+        for c in candidates if c.key in decisions)
+    return ContextWindow(cursor=cursor, snippets=snippets, tokens=used + cursor.tokens,
+                         budget=budget, sections=cursor.sections + sections)
+
+
+def _snippet_tokens(candidate: Candidate, comment: Callable[[str], str]) -> int:
+    header = f"{comment(candidate.path)} {candidate.path}:{candidate.start_line}-" \
+             f"{candidate.end_line}\n"
+    text = candidate.text if candidate.text.endswith("\n") else candidate.text + "\n"
+    # Per line, like the cursor's text: an upper bound of the joined count. A few tokens more
+    # cover families that mark files with their own separator tokens instead of a comment.
+    return count_line_tokens(header) + sum(count_line_tokens(line) for line in
+                                           text.splitlines(keepends=True)) + SNIPPET_SLACK
+
+
+SNIPPET_SLACK = 4
+# Candidates scoring below this are noise more often than help, even when tokens are left.
+MIN_SCORE = 0.15
+
+
+def _inside(candidate: Candidate, covered: tuple[int, int]) -> bool:
+    return covered[0] <= candidate.start_line and candidate.end_line <= covered[1]

@@ -5,14 +5,38 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Protocol
 
-_FIM_PLACEHOLDER = re.compile(r"\{(prefix|suffix)\}")
+_FIM_PLACEHOLDER = re.compile(r"\{(prefix|suffix|context)\}")
+_SNIPPET_PLACEHOLDER = re.compile(r"\{(path|header|text)\}")
+DEFAULT_SNIPPET = "{header}\n{text}"
 _CHAT_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _CHAT_SECTION = re.compile(r"^## (system|user|assistant)\s*$", re.MULTILINE)
+
+
+class SnippetLike(Protocol):
+    """A piece of another file (context's `Snippet`), as far as rendering cares."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def header(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+def render_snippets(snippets: Sequence[SnippetLike], template: str = DEFAULT_SNIPPET) -> str:
+    """The snippets one after the other, each through `template` (one-pass substitution)."""
+    return "".join(_fill(_SNIPPET_PLACEHOLDER, template,
+                         {"path": s.path, "header": s.header, "text": s.text}) for s in snippets)
+
+
+def _fill(placeholder: re.Pattern[str], template: str, values: Mapping[str, str]) -> str:
+    return placeholder.sub(lambda m: values[m.group(1)], template)
 
 
 @dataclass(frozen=True)
@@ -20,10 +44,21 @@ class FimTemplate:
     family: str
     template: str
     stop: tuple[str, ...]
+    snippet: str = DEFAULT_SNIPPET
+    current: str = ""
 
-    def render(self, prefix: str, suffix: str) -> str:
-        values = {"prefix": prefix, "suffix": suffix}
-        return _FIM_PLACEHOLDER.sub(lambda m: values[m.group(1)], self.template)
+    def render(self, prefix: str, suffix: str, snippets: Sequence[SnippetLike] = (),
+               path: str = "") -> str:
+        """The raw prompt, other files' snippets in the family's format: before the FIM
+        tokens when the template has {context}, else at the head of the prefix."""
+        context = render_snippets(snippets, self.snippet)
+        if context and self.current:
+            context += _fill(_SNIPPET_PLACEHOLDER, self.current,
+                             {"path": path, "header": "", "text": ""})
+        if "{context}" not in self.template:
+            prefix, context = context + prefix, ""
+        return _fill(_FIM_PLACEHOLDER, self.template,
+                     {"prefix": prefix, "suffix": suffix, "context": context})
 
 
 @dataclass(frozen=True)
@@ -52,7 +87,8 @@ def fim_template(family: str) -> FimTemplate:
     entry = _fim_table()[family]
     stop = entry["stop"]
     assert isinstance(stop, list), f"fim.toml: {family}.stop must be a list"
-    return FimTemplate(family, str(entry["template"]), tuple(str(s) for s in stop))
+    return FimTemplate(family, str(entry["template"]), tuple(str(s) for s in stop),
+                       str(entry.get("snippet", DEFAULT_SNIPPET)), str(entry.get("current", "")))
 
 
 @cache

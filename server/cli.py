@@ -7,8 +7,11 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from deskmate.context.engine import ContextEngine
 from deskmate.server import logs
 from deskmate.server.config import Config, load_config
 from deskmate.server.errors import BackendError, DeskmateError
@@ -43,10 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     complete.add_argument("--json", action="store_true", help="print one JSON object")
     complete.set_defaults(run=_complete)
 
+    context = commands.add_parser(
+        "context", help="print the context packed for a completion at FILE:LINE:COL")
+    context.add_argument("location", metavar="FILE:LINE:COL",
+                         help="1-based line and column (the column counts characters)")
+    context.add_argument("--budget", type=int, metavar="N",
+                         help="total token budget of the prompt (default: window - "
+                              "reserve_output)")
+    context.add_argument("--json", action="store_true",
+                         help="print one JSON object: the prompt and every section's decision")
+    context.set_defaults(run=_context)
+
     doctor = commands.add_parser("doctor", help="check profiles, models and offline assets")
     doctor.set_defaults(run=_doctor)
 
-    for sub in (serve, complete, doctor):
+    for sub in (serve, complete, context, doctor):
         _add_common(sub, suppress=True)
     return parser
 
@@ -129,10 +143,18 @@ def _cli_config(args: argparse.Namespace, workspace: Path) -> Config:
     return config
 
 
-def _complete(args: argparse.Namespace) -> int:
-    from deskmate.server.jobs import CompletionInput, CompletionJobs
-    from deskmate.server.router import Router
+@dataclass(frozen=True)
+class _At:
+    """A FILE:LINE:COL from the command line, read and placed in its workspace."""
 
+    file: Path
+    text: str
+    offset: int
+    workspace: Path
+    relative: str  # the path the model sees
+
+
+def _locate(args: argparse.Namespace) -> _At:
     file, line, column = parse_location(args.location)
     try:
         text = file.read_text(encoding="utf-8")
@@ -140,15 +162,54 @@ def _complete(args: argparse.Namespace) -> int:
         raise DeskmateError(f"cannot read {file}: {exc}") from None
     offset = offset_of(text, line, column, name=str(file))
     workspace = args.workspace or workspace_of(file.resolve())
-    config = _cli_config(args, workspace)
     try:
-        relative = str(file.resolve().relative_to(workspace.resolve()))
+        relative = file.resolve().relative_to(workspace.resolve()).as_posix()
     except ValueError:
         relative = file.name
+    return _At(file, text, offset, workspace, relative)
+
+
+def _engine(workspace: Path) -> tuple[ContextEngine, float]:
+    """The context engine of a workspace with its index built (from the cache when it is
+    fresh); the milliseconds that took."""
+    started = time.perf_counter()
+    engine = ContextEngine(workspace)
+    engine.build_index()
+    return engine, (time.perf_counter() - started) * 1000
+
+
+def _context(args: argparse.Namespace) -> int:
+    from deskmate.server.jobs import context_report, prompt_budget
+
+    at = _locate(args)
+    config = _cli_config(args, at.workspace)
+    budget = args.budget if args.budget is not None else prompt_budget(config)
+    if budget < 1:
+        raise DeskmateError(f"--budget must be a positive number of tokens, got {budget}")
+    engine, index_ms = _engine(at.workspace)
+    started = time.perf_counter()
+    window = engine.window(path=at.relative, text=at.text, offset=at.offset, budget=budget)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if args.json:
+        report = context_report(window, elapsed_ms=elapsed_ms, index_ms=index_ms)
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(window.prompt, end="")
+    return 0
+
+
+def _complete(args: argparse.Namespace) -> int:
+    from deskmate.server.jobs import CompletionInput, CompletionJobs
+    from deskmate.server.router import Router
+
+    at = _locate(args)
+    file, text, offset, relative = at.file, at.text, at.offset, at.relative
+    config = _cli_config(args, at.workspace)
+    engine, _ = _engine(at.workspace)
 
     async def run() -> int:
         router = Router()
-        jobs = CompletionJobs(lambda: config, router)
+        jobs = CompletionJobs(lambda: config, router, lambda: engine)
         try:
             outcome = await jobs.complete(CompletionInput(
                 key=str(file), text=text, offset=offset, path=relative,

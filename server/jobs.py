@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from deskmate.context.pack import PackedContext, pack_cursor
+from deskmate.context.budget import count_tokens
+from deskmate.context.engine import ContextEngine
+from deskmate.context.pack import ContextWindow
 from deskmate.server import postprocess
 from deskmate.server.backends.base import FimRequest, Generation
 from deskmate.server.cache import CompletionCache
@@ -32,12 +35,14 @@ class CompletionInput:
     path: str = ""  # as shown to the model: relative to the workspace
     language: str = ""
     automatic: bool = False  # typed-as-you-go (debounced) rather than asked for
+    # Other open documents (workspace-relative path → text), already cleared for sending.
+    open_documents: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
 class CompletionOutcome:
     text: str  # what the editor should insert at the cursor ('' for nothing)
-    context: PackedContext | None  # None when served from the typed-through cache
+    context: ContextWindow | None  # None when served from the typed-through cache
     generation: Generation | None  # likewise
     latency_ms: float
 
@@ -68,10 +73,34 @@ class TypingPace:
         return min(max(floor_s, 1.5 * interval), max(floor_s, self.MAX_WAIT_S))
 
 
+def prompt_budget(config: Config, task: str = "completion") -> int:
+    """Tokens the prompt of a task may use (the FIM template's own tokens set aside)."""
+    return max(config.prompt_budget(config.chain(task)) - TEMPLATE_OVERHEAD, 0)
+
+
+def context_report(window: ContextWindow, *, elapsed_ms: float, index_ms: float
+                   ) -> dict[str, Any]:
+    """`deskmate context --json` and `deskmate/context`: what was packed and why (fixed
+    fields; other tools read them)."""
+    prompt = window.prompt
+    return {
+        "budget": window.budget,
+        "tokens": count_tokens(prompt),
+        "prompt": prompt,
+        "elapsed_ms": round(elapsed_ms, 3),
+        "index_ms": round(index_ms, 3),
+        "sections": [{"kind": s.kind, "path": s.path, "start_line": s.start_line,
+                      "end_line": s.end_line, "tokens": s.tokens, "score": s.score,
+                      "reason": s.reason, "included": s.included} for s in window.sections],
+    }
+
+
 class CompletionJobs:
-    def __init__(self, config: Callable[[], Config], router: Router) -> None:
+    def __init__(self, config: Callable[[], Config], router: Router,
+                 engine: Callable[[], ContextEngine]) -> None:
         self._config = config
         self._router = router
+        self._engine = engine
         self._cache = CompletionCache()
         self._pace = TypingPace()
         self._running: dict[str, asyncio.Task[object]] = {}
@@ -109,12 +138,15 @@ class CompletionJobs:
             await asyncio.sleep(wait_s)
 
         chain = config.chain("completion")
-        budget = max(config.prompt_budget(chain) - TEMPLATE_OVERHEAD, 0)
-        context = pack_cursor(job.text, job.offset, budget=budget, path=job.path)
+        window = self._engine().window(path=job.path, text=job.text, offset=job.offset,
+                                       budget=prompt_budget(config),
+                                       open_documents=job.open_documents)
+        context = window.cursor
         around = postprocess.Surroundings.at(context.prefix, context.suffix)
         request = FimRequest(
             prefix=context.prefix, suffix=context.suffix, path=job.path, language=job.language,
             max_tokens=config.completion.max_tokens, temperature=config.completion.temperature,
+            extra=window.snippets,
         )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + config.completion.deadline_ms / 1000
@@ -124,5 +156,5 @@ class CompletionJobs:
                                  truncated=generation.finish_reason == "length")
         if text:
             self._cache.remember(job.key, job.text, job.offset, text)
-        return CompletionOutcome(text=text, context=context, generation=generation,
+        return CompletionOutcome(text=text, context=window, generation=generation,
                                  latency_ms=(time.perf_counter() - started) * 1000)

@@ -15,17 +15,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from deskmate.context.budget import count_tokens
-from deskmate.prompts.render import Message
+from deskmate.context.pack import Snippet
+from deskmate.prompts.render import Message, render_snippets
 from deskmate.server.config import Profile
 from deskmate.server.errors import BadResponse
-
-
-@dataclass(frozen=True, kw_only=True)
-class Snippet:
-    """A piece of another file sent along for context (cross-file retrieval)."""
-
-    path: str
-    text: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +29,12 @@ class FimRequest:
     language: str = ""
     max_tokens: int = 128
     temperature: float = 0.2
-    extra: tuple[Snippet, ...] = ()
+    extra: tuple[Snippet, ...] = ()  # other files' snippets, least valuable first
+
+    def prefix_with_context(self) -> str:
+        """The snippets under their header comments, then the prefix: for servers that take
+        a plain prompt and apply the model's FIM format themselves."""
+        return render_snippets(self.extra) + self.prefix
 
 
 @dataclass(frozen=True, kw_only=True)

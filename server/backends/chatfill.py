@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from deskmate.prompts.render import Message, chat_template
+from deskmate.prompts.render import Message, chat_template, render_snippets
 from deskmate.server.backends.base import FimRequest
 
 OPEN_TAG = "<completion>"
@@ -15,7 +15,9 @@ _FENCE_TAIL = re.compile(r"\n+(?:`{0,3}|```\s*)\Z")
 
 
 def fill_in_messages(request: FimRequest) -> tuple[Message, ...]:
+    context = render_snippets(request.extra)
     return chat_template("fill_in").render({
+        "context": f"Code from the project that may help:\n\n{context}\n" if context else "",
         "path": request.path or "untitled",
         "language": request.language or "text",
         "prefix": request.prefix,

@@ -17,6 +17,7 @@ def infill_body(request: FimRequest) -> dict[str, Any]:
     return {
         "input_prefix": request.prefix,
         "input_suffix": request.suffix,
+        # llama.cpp's server puts each chunk under the model's file separator with its name.
         "input_extra": [{"filename": s.path, "text": s.text} for s in request.extra],
         "n_predict": request.max_tokens,
         "temperature": request.temperature,

@@ -14,7 +14,7 @@ from deskmate.server.backends.openai import chat_body as openai_chat_body
 def fim_body(request: FimRequest, *, model: str) -> dict[str, Any]:
     return {
         "model": model,
-        "prompt": request.prefix,
+        "prompt": request.prefix_with_context(),
         "suffix": request.suffix,
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
@@ -43,7 +43,7 @@ class MistralBackend(HttpBackend):
 
     def prompt_text(self, request: Request) -> str:
         if isinstance(request, FimRequest):
-            return request.prefix + request.suffix
+            return request.prefix_with_context() + request.suffix
         return "\n\n".join(m.content for m in request.messages)
 
     def models_url(self) -> str:

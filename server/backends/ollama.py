@@ -20,7 +20,7 @@ from deskmate.server.errors import BadResponse
 def generate_body(request: FimRequest, *, model: str) -> dict[str, Any]:
     return {
         "model": model,
-        "prompt": request.prefix,
+        "prompt": request.prefix_with_context(),
         "suffix": request.suffix,
         "stream": True,
         "options": {"num_predict": request.max_tokens, "temperature": request.temperature},
@@ -74,7 +74,7 @@ class OllamaBackend(HttpBackend):
 
     def prompt_text(self, request: Request) -> str:
         if isinstance(request, FimRequest):
-            return request.prefix + request.suffix
+            return request.prefix_with_context() + request.suffix
         return "\n\n".join(m.content for m in request.messages)
 
     def models_url(self) -> str:

@@ -18,7 +18,7 @@ def completions_body(request: FimRequest, *, model: str, family: str) -> dict[st
     template = fim_template(family)
     return {
         "model": model,
-        "prompt": template.render(request.prefix, request.suffix),
+        "prompt": template.render(request.prefix, request.suffix, request.extra, request.path),
         "max_tokens": request.max_tokens,
         "temperature": request.temperature,
         "stop": list(template.stop),
@@ -100,7 +100,8 @@ class OpenAIBackend(HttpBackend):
 
     def prompt_text(self, request: Request) -> str:
         if isinstance(request, FimRequest) and self._uses_fim(request):
-            return fim_template(self.profile.fim).render(request.prefix, request.suffix)
+            return fim_template(self.profile.fim).render(request.prefix, request.suffix,
+                                                         request.extra, request.path)
         return "\n\n".join(m["content"] for m in chat_messages(request))
 
     def models_url(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from deskmate.context.budget import count_tokens
+from deskmate.context.pack import Snippet
 from deskmate.prompts.render import Message, chat_template
 from deskmate.server.backends import create_backend
 from deskmate.server.backends.base import (
@@ -24,7 +25,6 @@ from deskmate.server.backends.base import (
     FimRequest,
     Generation,
     Request,
-    Snippet,
     generate,
 )
 from deskmate.server.backends.http import HttpBackend
@@ -62,8 +62,10 @@ FIM = FimRequest(
     language="python",
     max_tokens=64,
     temperature=0.1,
-    extra=(Snippet(path="src/util.py", text="def helper():\n    pass\n"),
-           Snippet(path="README.md", text="# calc\n")),
+    extra=(Snippet(path="src/util.py", start_line=1, end_line=2, header="# src/util.py:1-2",
+                   text="def helper():\n    pass\n"),
+           Snippet(path="README.md", start_line=1, end_line=1, header="# README.md:1-1",
+                   text="# calc\n")),
 )
 CHAT = ChatRequest(
     messages=(Message("system", "Be brief."), Message("user", "Explain add().")),
@@ -108,7 +110,10 @@ def closed_port() -> int:
 # --------------------------------------------------------------------------- golden requests
 
 FILL_IN_SYSTEM = chat_template("fill_in").sections[0].content
-FILL_IN_USER = ("File `src/calc.py` (python):\n\n"
+# Other files' snippets: under header comments for servers that take a plain prompt...
+COMMENTED_SNIPPETS = "# src/util.py:1-2\ndef helper():\n    pass\n# README.md:1-1\n# calc\n"
+FILL_IN_USER = ("Code from the project that may help:\n\n" + COMMENTED_SNIPPETS + "\n"
+                "File `src/calc.py` (python):\n\n"
                 "def add(a, b):\n    return <CURSOR>\n\nprint(add(1, 2))\n")
 CHAT_MESSAGES = [{"role": "system", "content": "Be brief."},
                  {"role": "user", "content": "Explain add()."}]
@@ -119,7 +124,10 @@ OPENAI_CHAT_BODY = {"messages": CHAT_MESSAGES, "max_tokens": 256, "temperature":
 GOLDEN_FIM: dict[str, tuple[str, dict[str, Any]]] = {
     "openai": (f"{BASE}/v1/completions", {
         "model": "starcoder2-3b",
-        "prompt": "<fim_prefix>def add(a, b):\n    return <fim_suffix>\n\nprint(add(1, 2))\n"
+        # ...and marked with StarCoder's own file separator before its FIM tokens.
+        "prompt": "<file_sep>src/util.py\ndef helper():\n    pass\n<file_sep>README.md\n# calc\n"
+                  "<file_sep>src/calc.py\n"
+                  "<fim_prefix>def add(a, b):\n    return <fim_suffix>\n\nprint(add(1, 2))\n"
                   "<fim_middle>",
         "max_tokens": 64,
         "temperature": 0.1,
@@ -140,7 +148,7 @@ GOLDEN_FIM: dict[str, tuple[str, dict[str, Any]]] = {
     }),
     "ollama": (f"{BASE}/api/generate", {
         "model": "qwen2.5-coder:1.5b",
-        "prompt": "def add(a, b):\n    return ",
+        "prompt": COMMENTED_SNIPPETS + "def add(a, b):\n    return ",
         "suffix": "\n\nprint(add(1, 2))\n",
         "stream": True,
         "options": {"num_predict": 64, "temperature": 0.1},
@@ -167,7 +175,7 @@ GOLDEN_FIM: dict[str, tuple[str, dict[str, Any]]] = {
     }),
     "mistral": (f"{BASE}/v1/fim/completions", {
         "model": "codestral-latest",
-        "prompt": "def add(a, b):\n    return ",
+        "prompt": COMMENTED_SNIPPETS + "def add(a, b):\n    return ",
         "suffix": "\n\nprint(add(1, 2))\n",
         "max_tokens": 64,
         "temperature": 0.1,
@@ -253,8 +261,8 @@ async def test_trailing_slash_in_url_is_not_doubled() -> None:
 
 @pytest.mark.parametrize(("kind", "expected"), [
     ("openai", GOLDEN_FIM["openai"][1]["prompt"]),
-    ("ollama", FIM.prefix + FIM.suffix),
-    ("mistral", FIM.prefix + FIM.suffix),
+    ("ollama", COMMENTED_SNIPPETS + FIM.prefix + FIM.suffix),
+    ("mistral", COMMENTED_SNIPPETS + FIM.prefix + FIM.suffix),
     ("llamacpp", "src/util.py\ndef helper():\n    pass\n\nREADME.md\n# calc\n\n"
                  + FIM.prefix + FIM.suffix),
     ("openai-chat", FILL_IN_SYSTEM + "\n\n" + FILL_IN_USER),

@@ -92,7 +92,8 @@ def test_unknown_family_is_a_key_error() -> None:
 
 # --------------------------------------------------------------------------- chat fill-in
 
-FILL_IN_VALUES = {"path": "src/calc.py", "language": "python", "prefix": PREFIX, "suffix": SUFFIX}
+FILL_IN_VALUES = {"context": "", "path": "src/calc.py", "language": "python", "prefix": PREFIX,
+                  "suffix": SUFFIX}
 
 
 def test_fill_in_prompt_is_a_system_and_a_user_message() -> None:
@@ -125,4 +126,4 @@ def test_fill_in_code_with_template_syntax_stays_literal() -> None:
 def test_fill_in_missing_value_leaves_the_placeholder_visible() -> None:
     _, user = chat_template("fill_in").render({"prefix": "a", "suffix": "b"})
 
-    assert user.content == "File `{{path}}` ({{language}}):\n\na<CURSOR>b"
+    assert user.content == "{{context}}File `{{path}}` ({{language}}):\n\na<CURSOR>b"

@@ -1,0 +1,114 @@
+"""One object the server talks to: the workspace index, retrieval and packing together.
+
+`ContextEngine.window()` answers "what goes into the prompt for this cursor", using whatever
+part of the index is built so far: the first completion never waits for the whole walk."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from deskmate.context.index import BuildStats, WorkspaceIndex, default_cache_dir
+from deskmate.context.languages import BY_NAME, language_for_path
+from deskmate.context.live import LiveTrees
+from deskmate.context.pack import ContextWindow, pack_context
+from deskmate.context.retrieve import Cursor, RecentEdit, Retriever
+from deskmate.context.workspace import FileEntry, Workspace
+
+RECENT_EDITS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    path: str
+    line: int
+    at: float
+
+
+class ContextEngine:
+    def __init__(self, root: Path | None, *, exclude: tuple[str, ...] = (),
+                 cache_dir: Path | None = None, use_cache: bool = True) -> None:
+        self.root = root.resolve() if root is not None else None
+        self.workspace = Workspace(self.root, exclude=exclude) if self.root else None
+        self.index = (WorkspaceIndex(self.workspace,
+                                     cache_dir=(cache_dir or default_cache_dir())
+                                     if use_cache else None)
+                      if self.workspace else None)
+        self.live = LiveTrees()
+        self.retriever = Retriever(self.index, live=self.live, read_file=self._read)
+        self._edits: deque[_Edit] = deque(maxlen=RECENT_EDITS)
+
+    # -- the index ---------------------------------------------------------------------------
+
+    def build_index(self, *, progress: Callable[[int, int], None] | None = None,
+                    cancelled: Callable[[], bool] = lambda: False) -> BuildStats | None:
+        if self.index is None:
+            return None
+        return self.index.build(progress=progress, cancelled=cancelled)
+
+    def relative(self, path: Path) -> str | None:
+        """`path` relative to the workspace root, or None when it is outside."""
+        if self.root is None:
+            return None
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError):
+            return None
+
+    def is_excluded(self, relative: str) -> bool:
+        return self.workspace is not None and self.workspace.is_excluded(relative)
+
+    def exclusion_reason(self, relative: str) -> str | None:
+        return self.workspace.exclusion_reason(relative) if self.workspace else None
+
+    def file_changed(self, relative: str) -> None:
+        """A file was saved, created or changed on disk: re-index it from disk."""
+        if self.index is not None:
+            self.index.update(relative)
+
+    def file_deleted(self, relative: str) -> None:
+        if self.index is not None:
+            self.index.remove(relative)
+        self.live.forget(relative)
+
+    def note_edit(self, relative: str, line: int) -> None:
+        """The user changed `line` (1-based) of a document: recent edits are context."""
+        if self._edits and self._edits[-1].path == relative and \
+                abs(self._edits[-1].line - line) < 8:
+            self._edits.pop()
+        self._edits.append(_Edit(relative, line, time.monotonic()))
+
+    # -- the window ----------------------------------------------------------------------------
+
+    def window(self, *, path: str, text: str, offset: int, budget: int,
+               open_documents: Mapping[str, str] | None = None) -> ContextWindow:
+        """The context for a cursor at `offset` in `text` (the document at `path`, relative to
+        the workspace) within `budget` tokens."""
+        language = language_for_path(path) or ""
+        now = time.monotonic()
+        recent = [RecentEdit(e.path, e.line, now - e.at) for e in reversed(self._edits)]
+        candidates = self.retriever.candidates(
+            Cursor(path=path, language=language, text=text, offset=offset),
+            open_documents=open_documents, recent_edits=recent)
+        return pack_context(text, offset, budget=budget, path=path, candidates=candidates,
+                            comment=comment_for)
+
+    def _read(self, relative: str) -> str | None:
+        if self.workspace is None or self.root is None:
+            return None
+        absolute = self.root / relative
+        try:
+            stat = absolute.stat()
+        except OSError:
+            return None
+        return self.workspace.read_text(FileEntry(path=relative, absolute=absolute,
+                                                  size=stat.st_size, mtime_ns=stat.st_mtime_ns))
+
+
+def comment_for(path: str) -> str:
+    """The line-comment prefix of a path's language ('#' for files without a grammar)."""
+    language = language_for_path(path)
+    return BY_NAME[language].comment if language else "#"

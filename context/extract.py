@@ -1,0 +1,495 @@
+"""Symbols of one file: definitions, imports and identifiers.
+
+The per-language queries live in `languages.py` (their capture names are documented there);
+this module interprets their matches. The query runs on the root and then on each container it
+reports (class bodies, namespaces, `#if` blocks...), never inside function bodies, which hold
+most of a tree's nodes and nothing another file can import. The work in Python is per match (a
+definition, an import, a comment), never per node of the tree: names, signatures and docs are
+byte slices of the source, lines come from the nodes' points, and parents come from nesting
+the definitions' byte ranges rather than from walking up the tree.
+
+What a Definition holds, in every language:
+- `start_line`/`end_line`: 1-based, inclusive, the whole definition including what is written in
+  front of it and belongs to it: Python decorators, Java/TS annotations and decorators, Rust
+  attributes, `export`/`declare` (JS/TS), `template <...>` (C++) and the `type` keyword of a
+  one-spec Go type declaration. A doc comment above is not part of the range.
+- `signature`: the text from that start up to the body, multi-line as written, without the
+  trailing whitespace, `{` or `;`; Python signatures end with their colon. A definition without
+  a body (prototype, type alias, interface method, object-like macro) is its whole text.
+- `doc`: Python: the docstring's text without quotes or string prefix, dedented like
+  `inspect.cleandoc` (escapes are not processed). Other languages: the block of comments, each
+  on its own line, that ends on the line right above the definition (Rust attributes may sit in
+  between), as written with comment markers kept, the block's indentation removed.
+- `parent`: the innermost enclosing class, struct, interface, trait, enum, impl type or
+  namespace; for Go methods the receiver type; for C++ `A::f` the qualifier `A`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from bisect import bisect_left
+from dataclasses import dataclass
+from functools import cache
+
+from tree_sitter import Node, QueryCursor, Tree
+
+from deskmate.context.languages import BY_NAME, language_for_source, parser_for, query_for
+from deskmate.context.symbols import Definition, FileSymbols, Import
+
+__all__ = ["extract", "identifiers", "symbols_for"]
+
+# Roles of a query pattern, from the capture that names its main node (a pattern that only
+# captures containers has role _NONE).
+_NONE, _DEFINITION, _SCOPE, _WRAPPER, _ATTRIBUTE, _IMPORT = range(6)
+_ROLES = {"wrapper": _WRAPPER, "attribute": _ATTRIBUTE, "import": _IMPORT}
+
+# What a definition or scope is to the definitions nested in it.
+_LOCAL = 0  # a function body: what is inside is local, not extracted
+_CLASS = 1  # class-like: parent for what is inside, and functions in it are methods
+_NAMESPACE = 2  # parent for what is inside, functions stay functions
+_TRANSPARENT = 3  # neither (type aliases, macros): what is inside sees the enclosing context
+
+_CONTEXT = {"function": _LOCAL, "method": _LOCAL, "class": _CLASS, "struct": _CLASS,
+            "interface": _CLASS, "trait": _CLASS, "enum": _CLASS, "impl": _CLASS,
+            "namespace": _NAMESPACE, "type": _TRANSPARENT, "macro": _TRANSPARENT}
+
+_CAPTURE = re.compile(r"@([A-Za-z_][\w.]*)")
+_TEMPLATE_ARGS = re.compile(r"<.*>", re.S)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    role: int
+    capture: str  # the capture holding the main node
+    kind: str  # definition or scope kind
+
+
+@cache
+def _patterns(language: str) -> tuple[_Pattern, ...]:
+    """The role of each pattern of the language's query, read from the query source."""
+    grammar = BY_NAME[language]
+    query = query_for(language)
+    source = grammar.query.encode()
+    patterns = []
+    for index in range(query.pattern_count):
+        text = source[query.start_byte_for_pattern(index):query.end_byte_for_pattern(index)]
+        pattern = _Pattern(_NONE, "", "")
+        for capture in _CAPTURE.findall(text.decode()):
+            head, _, kind = capture.partition(".")
+            if head == "definition":
+                pattern = _Pattern(_DEFINITION, capture, kind)
+            elif head == "scope":
+                pattern = _Pattern(_SCOPE, capture, kind)
+            elif capture in _ROLES:
+                pattern = _Pattern(_ROLES[capture], capture, "")
+        patterns.append(pattern)
+    return tuple(patterns)
+
+
+def _text(source: bytes, node: Node) -> str:
+    return source[node.start_byte:node.end_byte].decode("utf-8", "replace")
+
+
+def _last_row(node: Node) -> int:
+    """The 0-based row of a node's last character (a node ending with its newline ends at
+    column 0 of the next row)."""
+    row, column = node.end_point
+    return row - 1 if column == 0 and row > node.start_point[0] else row
+
+
+def _own_line(source: bytes, start: int) -> bool:
+    """Whether only whitespace precedes byte `start` on its line."""
+    line_start = source.rfind(b"\n", 0, start) + 1
+    return not source[line_start:start].strip()
+
+
+def _docstring(literal: str) -> str:
+    body = literal.lstrip("rRuUbBfF")
+    quote = body[:3] if body[:3] in ('"""', "'''") else body[:1]
+    body = body[len(quote):]
+    if quote and body.endswith(quote):
+        body = body[:-len(quote)]
+    return inspect.cleandoc(body) if "\n" in body else body.strip()
+
+
+def extract(language: str, source: bytes, path: str, tree: Tree | None = None,
+            ) -> tuple[tuple[Definition, ...], tuple[Import, ...]]:
+    """Definitions and imports of one file. `tree` is the file's parsed tree when the caller
+    has one (an incremental re-parse); otherwise the source is parsed here. Unknown languages
+    give nothing; syntax errors give whatever tree-sitter's error recovery kept."""
+    grammar = BY_NAME.get(language)
+    if grammar is None:
+        return (), ()
+    if tree is None:
+        tree = parser_for(language).parse(source)
+    patterns = _patterns(language)
+    separator = "." if language == "java" else "::"
+    cursor = QueryCursor(query_for(language))
+    cursor.set_max_start_depth(1)  # patterns start at the container or at its direct children
+
+    wrappers: dict[int, tuple[int, int]] = {}  # wrapped start byte -> wrapper (byte, row)
+    attributes: dict[int, tuple[int, int]] = {}  # last row -> (first row, start byte)
+    definitions: list[tuple[_Pattern, dict[str, list[Node]]]] = []
+    imports: _ImportGroups = {}
+    root = tree.root_node
+    pending = [root]
+    visited = {root.id}
+
+    def consume(node: Node) -> None:
+        for index, captures in cursor.matches(node):
+            containers = captures.get("container")
+            if containers is not None:
+                for container in containers:
+                    if container.id not in visited:
+                        visited.add(container.id)
+                        pending.append(container)
+            pattern = patterns[index]
+            role = pattern.role
+            if role in (_DEFINITION, _SCOPE):
+                definitions.append((pattern, captures))
+            elif role == _WRAPPER:
+                wrapper = captures["wrapper"][0]
+                for wrapped in captures.get("wrapped", ()):
+                    wrappers[wrapped.start_byte] = (wrapper.start_byte, wrapper.start_point[0])
+            elif role == _ATTRIBUTE:
+                attribute = captures["attribute"][0]
+                if _own_line(source, attribute.start_byte):
+                    attributes[_last_row(attribute)] = (attribute.start_point[0],
+                                                        attribute.start_byte)
+            elif role == _IMPORT:
+                _collect_import(source, captures, separator, imports)
+
+    while pending:
+        consume(pending.pop())
+    if grammar.nested_imports:
+        # Imports inside function bodies (Python's lazy imports), which the walk over containers
+        # does not reach: found in the text, confirmed by the tree.
+        known = {start for start, _ in imports}
+        for start in _nested_import_starts(source, grammar.nested_imports):
+            if start not in known:
+                known.add(start)
+                node = root.named_descendant_for_byte_range(start, start)
+                if node is not None and node.start_byte == start:
+                    consume(node)
+
+    return (_definitions(source, path, definitions, wrappers, attributes,
+                         comments=language != "python"), _imports(imports))
+
+
+def _nested_import_starts(source: bytes, keywords: tuple[bytes, ...]) -> list[int]:
+    """Byte offsets where indented lines start with one of `keywords` (each ends with its
+    space), found from the occurrences of the last keyword, which every such line contains."""
+    anchor = keywords[-1].strip()
+    starts = []
+    at = source.find(anchor)
+    while at >= 0:
+        line_start = source.rfind(b"\n", 0, at) + 1
+        code = source[line_start:at + len(anchor) + 1].lstrip(b" \t")
+        start = at + len(anchor) + 1 - len(code)
+        if start > line_start and code.startswith(keywords):
+            starts.append(start)
+        at = source.find(anchor, at + len(anchor))
+    return starts
+
+
+def _definitions(source: bytes, path: str, matches: list[tuple[_Pattern, dict[str, list[Node]]]],
+                 wrappers: dict[int, tuple[int, int]], attributes: dict[int, tuple[int, int]],
+                 *, comments: bool) -> tuple[Definition, ...]:
+    """Nest the definitions and scopes by their byte ranges: each definition gets the parent
+    enclosing it, functions directly in class-like ones become methods, and what is inside a
+    function is dropped. Details are only worked out for what is kept."""
+    ranges = []
+    for number, (pattern, captures) in enumerate(matches):
+        node = captures[pattern.capture][0]
+        start = node.start_byte
+        row = -1
+        while start in wrappers:
+            start, row = wrappers[start]
+        ranges.append((start, -node.end_byte, number, row))
+    ranges.sort()
+    # Each entry: (end byte, context for what is inside, parent name for what is inside)
+    stack: list[tuple[int, int, str]] = []
+    out: list[Definition] = []
+    seen: set[tuple[int, int, str, str]] = set()
+    for start, negative_end, number, row in ranges:
+        end = -negative_end
+        while stack and (stack[-1][0] < end or stack[-1][0] <= start):
+            stack.pop()
+        context, parent = (stack[-1][1], stack[-1][2]) if stack else (_NAMESPACE, "")
+        if context == _LOCAL:
+            stack.append((end, _LOCAL, ""))
+            continue
+        pattern, captures = matches[number]
+        if pattern.role == _SCOPE:
+            names = captures.get("name")
+            stack.append((end, _CONTEXT[pattern.kind], _text(source, names[0]) if names else ""))
+            continue
+        definition = _definition(source, path, pattern, captures, start, row, parent,
+                                 context == _CLASS, attributes, comments)
+        if definition is None:
+            stack.append((end, context, parent))
+            continue
+        key = (start, end, definition.kind, definition.name)
+        if key not in seen:
+            seen.add(key)
+            out.append(definition)
+        inner = _CONTEXT.get(definition.kind, _TRANSPARENT)
+        if inner == _TRANSPARENT:
+            stack.append((end, context, parent))
+        else:
+            stack.append((end, inner, definition.name if inner != _LOCAL else ""))
+    return tuple(out)
+
+
+def _definition(source: bytes, path: str, pattern: _Pattern, captures: dict[str, list[Node]],
+                start: int, start_row: int, parent: str, in_class: bool,
+                attributes: dict[int, tuple[int, int]], comments: bool) -> Definition | None:
+    names = captures.get("name")
+    if not names:
+        return None
+    node = captures[pattern.capture][0]
+    name_node = names[0]
+    name = source[name_node.start_byte:name_node.end_byte].decode("utf-8", "replace")
+    if not name:  # a name tree-sitter's error recovery inserted (MISSING)
+        return None
+    end = node.end_byte
+    end_row, end_column = node.end_point
+    if start_row < 0:
+        start_row = node.start_point[0]
+    if end_column == 0 and end_row > start_row:
+        end_row -= 1
+
+    doc = ""
+    docs = captures.get("doc")
+    if docs:
+        doc = _docstring(_text(source, docs[0]))
+    elif comments:
+        doc, start, start_row = _comments_above(source, start, start_row, attributes)
+
+    kind = pattern.kind
+    colons = captures.get("colon")
+    bodies = captures.get("body")
+    if colons:
+        signature = source[start:colons[0].end_byte].decode("utf-8", "replace")
+    elif bodies:
+        body = bodies[0]
+        signature = source[start:body.start_byte].decode("utf-8", "replace").rstrip(" \t\r\n\\")
+        if name_node.start_byte >= body.end_byte:  # typedef struct {...} T;
+            tail = source[body.end_byte:end].decode("utf-8", "replace").strip(" \t\r\n;")
+            signature = f"{signature} {{ … }} {tail}"
+            if kind == "type" and "tag" not in captures:
+                # the struct or enum is only known by the typedef's name
+                kind = "enum" if body.type == "enumerator_list" else "struct"
+    else:
+        signature = source[start:end].decode("utf-8", "replace")
+        signature = signature.rstrip() if kind == "macro" else signature.rstrip(" \t\r\n;")
+
+    method = in_class
+    parents = captures.get("parent")
+    if parents:
+        parent = _text(source, parents[0])
+        method = True
+    elif "::" in name:  # C++ `A::f`, `ns::A<T>::f`
+        qualifier, _, name = name.rpartition("::")
+        name = name.strip()
+        parent = _TEMPLATE_ARGS.sub("", qualifier.rpartition("::")[2]).strip()
+        method = True
+        if not name:
+            return None
+    if "<" in name and not name.startswith("operator"):  # C++ `template <> struct S<int>`
+        name = _TEMPLATE_ARGS.sub("", name).strip()
+        if not name:
+            return None
+    if method and kind == "function":
+        kind = "method"
+    return Definition(name, kind, path, start_row + 1, end_row + 1, signature, doc, parent)
+
+
+def _comments_above(source: bytes, start: int, row: int, attributes: dict[int, tuple[int, int]],
+                    ) -> tuple[str, int, int]:
+    """The doc comment of a definition starting at byte `start` on row `row`: the `//` lines
+    and own-line `/* */` blocks right above it, dedented, markers kept. Rust attributes in
+    between extend the definition; returns (doc, start byte, start row)."""
+    line_start = source.rfind(b"\n", 0, start) + 1
+    start_row = row
+    first = last = -1
+    while line_start > 0:
+        attribute = attributes.get(row - 1)
+        if attribute is not None:
+            row, start = attribute
+            start_row = row
+            line_start = source.rfind(b"\n", 0, start) + 1
+            continue
+        above = source.rfind(b"\n", 0, line_start - 1) + 1
+        line = source[above:line_start - 1].rstrip()
+        code = line.lstrip()
+        end = above + len(line)
+        if code.startswith(b"//"):
+            lines = 1
+        elif code.endswith(b"*/"):
+            opening = source.rfind(b"/*", 0, end - 2)
+            if opening < 0:
+                break
+            above = source.rfind(b"\n", 0, opening) + 1
+            if source[above:opening].strip():  # code before the comment on its line
+                break
+            lines = source.count(b"\n", above, line_start)
+        else:
+            break
+        if last < 0:
+            last = end
+        first = above
+        row -= lines
+        line_start = above
+    if first < 0:
+        return "", start, start_row
+    return _dedent(source[first:last].decode("utf-8", "replace")), start, start_row
+
+
+def _dedent(text: str) -> str:
+    """Remove the first line's indentation from every line that has it."""
+    indent = len(text) - len(text.lstrip(" \t"))
+    if not indent:
+        return text
+    prefix = text[:indent]
+    return "\n".join(line[indent:] if line.startswith(prefix) else line.lstrip(" \t")
+                     for line in text.split("\n"))
+
+
+# --- imports -----------------------------------------------------------------------------------
+
+_ImportGroups = dict[tuple[int, str], tuple[int, list[tuple[str, str]], list[str]]]
+
+
+def _add_import(groups: _ImportGroups, statement: int, line: int, module: str,
+                name: tuple[str, str] | None = None, alias: str = "") -> None:
+    group = groups.get((statement, module))
+    if group is None:
+        group = groups[(statement, module)] = (line, [], [])
+    if name is not None and name not in group[1]:
+        group[1].append(name)
+    if alias and not group[2]:
+        group[2].append(alias)
+
+
+def _collect_import(source: bytes, captures: dict[str, list[Node]], separator: str,
+                    groups: _ImportGroups) -> None:
+    statement = captures["import"][0]
+    key = statement.start_byte
+    line = statement.start_point[0] + 1
+    if "import.rust" in captures:
+        _rust_use(source, captures["import.rust"][0], "", key, line, groups)
+        return
+    if "import.path" in captures:
+        path = _text(source, captures["import.path"][0])
+        if "import.star" in captures:
+            _add_import(groups, key, line, path, ("*", "*"))
+        else:
+            module, _, name = path.rpartition(separator)
+            _add_import(groups, key, line, module or name, (name, name) if module else None)
+        return
+    if "import.system" in captures:
+        _add_import(groups, key, line, _text(source, captures["import.system"][0]).strip("<>"))
+        return
+    modules = captures.get("import.module")
+    if not modules:
+        return
+    module = _text(source, modules[0])
+    aliases = captures.get("import.alias")
+    alias = _text(source, aliases[0]) if aliases else ""
+    if "import.name" in captures:
+        name = _text(source, captures["import.name"][0])
+        _add_import(groups, key, line, module, (name, alias or name))
+    elif "import.default" in captures:
+        local = _text(source, captures["import.default"][0])
+        _add_import(groups, key, line, module, ("default", local))
+    elif "import.star" in captures:
+        _add_import(groups, key, line, module, ("*", "*"))
+    else:
+        _add_import(groups, key, line, module, None, alias)
+
+
+def _rust_use(source: bytes, node: Node, prefix: str, key: int, line: int,
+              groups: _ImportGroups) -> None:
+    """Unfold a Rust use tree: `a::b::{c, d as e, f::*}` gives module `a::b` with names c and
+    d→e, and module `a::b::f` with `*`. A path is split at its last `::` into module and name;
+    a single segment with nothing before it imports a whole crate or module."""
+    kind = node.type
+    if kind == "use_list":
+        for child in node.named_children:
+            _rust_use(source, child, prefix, key, line, groups)
+    elif kind == "scoped_use_list":
+        path_node = node.child_by_field_name("path")
+        path = _join(prefix, _text(source, path_node)) if path_node is not None else prefix
+        body = node.child_by_field_name("list")
+        if body is not None:
+            _rust_use(source, body, path, key, line, groups)
+    elif kind == "use_wildcard":
+        path = _text(source, node).removesuffix("*").rstrip(":").strip()
+        _add_import(groups, key, line, _join(prefix, path), ("*", "*"))
+    elif kind == "use_as_clause":
+        path_node = node.child_by_field_name("path")
+        alias_node = node.child_by_field_name("alias")
+        if path_node is not None:
+            alias = _text(source, alias_node) if alias_node is not None else ""
+            _rust_path(_join(prefix, _text(source, path_node)), alias, key, line, groups)
+    elif kind in ("identifier", "scoped_identifier", "crate", "super", "self", "metavariable"):
+        _rust_path(_join(prefix, _text(source, node)), "", key, line, groups)
+
+
+def _join(prefix: str, path: str) -> str:
+    return f"{prefix}::{path}" if prefix and path else prefix or path
+
+
+def _rust_path(path: str, alias: str, key: int, line: int, groups: _ImportGroups) -> None:
+    module, _, name = path.rpartition("::")
+    if not module:
+        _add_import(groups, key, line, name, None, alias)
+    elif name == "self":  # `use a::b::{self}` binds `b`
+        _add_import(groups, key, line, module, ("self", alias or module.rpartition("::")[2]))
+    else:
+        _add_import(groups, key, line, module, (name, alias or name))
+
+
+def _imports(groups: _ImportGroups) -> tuple[Import, ...]:
+    ordered = sorted(groups.items(), key=lambda item: item[0][0])
+    return tuple(Import(module, tuple(names), alias[0] if alias else "", line)
+                 for (_, module), (line, names, alias) in ordered if module)
+
+
+# --- identifiers -------------------------------------------------------------------------------
+
+# Identifier bytes: ASCII letters, digits, '_' and every byte of a multi-byte UTF-8 character
+# (so non-ASCII identifiers stay whole); everything else becomes a space for bytes.split().
+_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+                        ) | frozenset(range(0x80, 0x100))
+_TO_WORDS = bytes(c if c in _WORD_BYTES else 0x20 for c in range(256))
+
+
+@cache
+def _keywords(language: str) -> frozenset[bytes]:
+    grammar = BY_NAME.get(language)
+    return frozenset(k.encode() for k in grammar.keywords) if grammar else frozenset()
+
+
+def identifiers(source: bytes, language: str = "") -> str:
+    """Every distinct identifier-like word of the source (comments and strings included),
+    sorted and newline-separated; words starting with a digit and, when `language` is given,
+    its keywords are left out."""
+    words = set(source.translate(_TO_WORDS).split())
+    if language:
+        words -= _keywords(language)
+    ordered = sorted(words)
+    # Words starting with a digit sort first, all before b":" (the byte after "9").
+    return b"\n".join(ordered[bisect_left(ordered, b":"):]).decode("utf-8", "replace")
+
+
+def symbols_for(path: str, source: bytes, *, mtime_ns: int = 0, size: int = 0,
+                tree: Tree | None = None) -> FileSymbols:
+    """Everything the index keeps about one file. Files without a grammar get language '' and
+    only their identifiers; a `.h` file that looks like C++ is read as C++."""
+    language = language_for_source(path, source) or ""
+    definitions, imports = extract(language, source, path, tree) if language else ((), ())
+    return FileSymbols(path, language, definitions, imports, identifiers(source, language),
+                       mtime_ns=mtime_ns, size=size)

@@ -1,0 +1,297 @@
+"""The workspace index: every file's definitions, imports and identifiers, a name → definitions
+map, and module resolution for imports. Built in the background, cached on disk (keyed by path,
+mtime and size) so a second run only re-reads what changed.
+
+Thread use: `build()` runs in a worker thread while the event loop reads; every update swaps
+whole entries, so a reader sees a file either before or after, never half-updated."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import posixpath
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deskmate.context.extract import symbols_for
+from deskmate.context.symbols import Definition, FileSymbols, Import
+from deskmate.context.workspace import FileEntry, Workspace
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1  # bump when FileSymbols or extraction changes meaning
+
+
+@dataclass(frozen=True, slots=True)
+class BuildStats:
+    files: int
+    parsed: int  # files read and parsed in this build
+    cached: int  # files taken from the disk cache
+    removed: int  # files gone since the cache was written
+    elapsed_ms: float
+    cache_path: str
+
+
+class WorkspaceIndex:
+    def __init__(self, workspace: Workspace, *, cache_dir: Path | None = None) -> None:
+        self.workspace = workspace
+        self.root = workspace.root
+        self.cache_dir = cache_dir
+        self._files: dict[str, FileSymbols] = {}
+        self._by_name: dict[str, list[Definition]] = {}
+        self._modules: dict[str, set[str]] = {}
+        self._lock = threading.Lock()  # writers only; readers rely on atomic swaps
+        self.ready = threading.Event()  # set once the first build is complete
+
+    # -- reading -------------------------------------------------------------------------
+
+    def file(self, path: str) -> FileSymbols | None:
+        return self._files.get(path)
+
+    def paths(self) -> list[str]:
+        return list(self._files)
+
+    def definitions_named(self, name: str) -> list[Definition]:
+        return list(self._by_name.get(name, ()))
+
+    def resolve(self, importer: str, language: str, imported: Import) -> tuple[list[str], str]:
+        """Files an import refers to, and the name it reaches inside them when the module
+        path ends in one (`from pkg import mod` vs `import pkg.Class` / Rust `use a::Item`)."""
+        segments = import_segments(language, importer, imported.module)
+        if not segments:
+            return [], ""
+        key = "/".join(segments)
+        if found := self._modules.get(key):
+            return sorted(found), ""
+        # The last segment may name something inside the module, not a module.
+        if len(segments) > 1 and (found := self._modules.get("/".join(segments[:-1]))):
+            return sorted(found), segments[-1]
+        # Module paths often carry a prefix the workspace does not have (Go module paths, JS
+        # aliases, a package installed from a folder of another name): try ever shorter tails.
+        for start in range(1, len(segments)):
+            if found := self._modules.get("/".join(segments[start:])):
+                return sorted(found), ""
+        return [], ""
+
+    # -- building -------------------------------------------------------------------------
+
+    def build(
+        self,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> BuildStats:
+        """Walk the workspace, reuse cached entries whose mtime and size match, parse the rest,
+        drop what is gone, and write the cache back."""
+        started = time.perf_counter()
+        cached = self._load_cache()
+        entries = list(self.workspace.walk())
+        seen: set[str] = set()
+        parsed = reused = 0
+        for done, entry in enumerate(entries, start=1):
+            if cancelled():
+                break
+            seen.add(entry.path)
+            old = cached.get(entry.path) or self._files.get(entry.path)
+            if old is not None and old.mtime_ns == entry.mtime_ns and old.size == entry.size:
+                if self._files.get(entry.path) is not old:
+                    self._put(old)
+                reused += 1
+            elif (symbols := self._parse(entry)) is not None:
+                self._put(symbols)
+                parsed += 1
+            if progress is not None and (done % 50 == 0 or done == len(entries)):
+                progress(done, len(entries))
+        removed = [path for path in self._files if path not in seen]
+        if not cancelled():
+            for path in removed:
+                self.remove(path)
+            self._save_cache()
+        self.ready.set()
+        return BuildStats(files=len(self._files), parsed=parsed, cached=reused,
+                          removed=len(removed), elapsed_ms=(time.perf_counter() - started) * 1000,
+                          cache_path=str(self.cache_path or ""))
+
+    def update(self, path: str, text: str | None = None) -> None:
+        """Re-index one file (saved or created: read it; open and unsaved: `text`)."""
+        if self.workspace.is_excluded(path):
+            self.remove(path)
+            return
+        absolute = self.root / path
+        if text is None:
+            try:
+                stat = absolute.stat()
+            except OSError:
+                self.remove(path)
+                return
+            entry = FileEntry(path=path, absolute=absolute, size=stat.st_size,
+                              mtime_ns=stat.st_mtime_ns)
+            if (symbols := self._parse(entry)) is not None:
+                self._put(symbols)
+            return
+        self._put(symbols_for(path, text.encode("utf-8", "surrogatepass")))
+
+    def remove(self, path: str) -> None:
+        with self._lock:
+            old = self._files.pop(path, None)
+            if old is not None:
+                self._unlink(old)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _parse(self, entry: FileEntry) -> FileSymbols | None:
+        text = self.workspace.read_text(entry)
+        if text is None:
+            return None
+        try:
+            return symbols_for(entry.path, text.encode("utf-8", "surrogatepass"),
+                               mtime_ns=entry.mtime_ns, size=entry.size)
+        except Exception:  # a grammar crash on one odd file must not stop the index
+            log.exception("could not index %s", entry.path)
+            return None
+
+    def _put(self, symbols: FileSymbols) -> None:
+        with self._lock:
+            old = self._files.get(symbols.path)
+            if old is not None:
+                self._unlink(old)
+            self._files[symbols.path] = symbols
+            for definition in symbols.definitions:
+                self._by_name.setdefault(definition.name, []).append(definition)
+            for key in module_keys(symbols.language, symbols.path):
+                self._modules.setdefault(key, set()).add(symbols.path)
+
+    def _unlink(self, old: FileSymbols) -> None:
+        for definition in old.definitions:
+            named = self._by_name.get(definition.name)
+            if named is not None:
+                remaining = [d for d in named if d.path != old.path]
+                if remaining:
+                    self._by_name[definition.name] = remaining
+                else:
+                    del self._by_name[definition.name]
+        for key in module_keys(old.language, old.path):
+            paths = self._modules.get(key)
+            if paths is not None:
+                paths.discard(old.path)
+                if not paths:
+                    del self._modules[key]
+
+    @property
+    def cache_path(self) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        digest = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:20]
+        return self.cache_dir / f"index-{digest}.pickle"
+
+    def _load_cache(self) -> dict[str, FileSymbols]:
+        path = self.cache_path
+        if path is None or not path.is_file():
+            return {}
+        try:
+            with path.open("rb") as handle:
+                payload = pickle.load(handle)
+        except Exception as exc:  # a damaged cache is rebuilt, never trusted
+            log.info("index cache %s unreadable (%s); rebuilding", path, exc)
+            return {}
+        if (not isinstance(payload, dict) or payload.get("format") != CACHE_FORMAT
+                or payload.get("root") != str(self.root.resolve())):
+            return {}
+        files = payload.get("files")
+        return files if isinstance(files, dict) else {}
+
+    def _save_cache(self) -> None:
+        path = self.cache_path
+        if path is None:
+            return
+        payload = {"format": CACHE_FORMAT, "root": str(self.root.resolve()),
+                   "files": dict(self._files)}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Written beside the cache and renamed over it: a crash never leaves half a file.
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".index-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        except OSError as exc:
+            log.info("could not write the index cache %s: %s", path, exc)
+
+
+def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")
+    return Path(base) / "deskmate"
+
+
+# --------------------------------------------------------------------------- modules
+
+_STRIP_EXTENSIONS = (".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts",
+                     ".tsx", ".rs", ".java", ".go")
+
+
+def module_segments(language: str, path: str) -> tuple[str, ...]:
+    """The path as module segments: 'pkg/mod.py' → ('pkg', 'mod'); packages and index files
+    name their directory; Go files name their directory (the package)."""
+    if language == "go":
+        return tuple(p for p in posixpath.dirname(path).split("/") if p)
+    stem = path
+    for extension in _STRIP_EXTENSIONS:
+        if stem.endswith(extension):
+            stem = stem[: -len(extension)]
+            break
+    parts = [p for p in stem.split("/") if p]
+    if parts and parts[-1] in ("__init__", "index", "mod", "lib", "main") and len(parts) > 1:
+        parts.pop()
+    return tuple(parts)
+
+
+def module_keys(language: str, path: str) -> Iterable[str]:
+    """Every tail of the module path: a file is found whatever directory is the import root
+    ('src/pkg/mod.py' answers 'pkg.mod' and 'mod' as well as 'src.pkg.mod')."""
+    segments = module_segments(language, path)
+    return ("/".join(segments[i:]) for i in range(len(segments)))
+
+
+def import_segments(language: str, importer: str, module: str) -> tuple[str, ...]:
+    """An import's module as path segments, relative ones resolved from the importer."""
+    directory = posixpath.dirname(importer)
+    if language == "python":
+        if module.startswith("."):
+            level = len(module) - len(module.lstrip("."))
+            base = directory
+            for _ in range(level - 1):
+                base = posixpath.dirname(base)
+            rest = [p for p in module.lstrip(".").split(".") if p]
+            return tuple([p for p in base.split("/") if p] + rest)
+        return tuple(p for p in module.split(".") if p)
+    if language in ("javascript", "typescript", "tsx"):
+        if module.startswith("."):
+            joined = posixpath.normpath(posixpath.join(directory, module))
+            return module_segments(language, joined) if not joined.startswith("..") else ()
+        return tuple(p for p in module.lstrip("@~/").split("/") if p)
+    if language == "rust":
+        parts = [p for p in module.split("::") if p]
+        if parts and parts[0] in ("crate", "self", "super"):
+            anchor = parts.pop(0)
+            here = [p for p in directory.split("/") if p]
+            if anchor == "super" and here:
+                here.pop()
+            return tuple((here if anchor != "crate" else []) + parts)
+        return tuple(parts)
+    if language == "java":
+        return tuple(p for p in module.split(".") if p and p != "*")
+    if language in ("c", "cpp"):
+        joined = posixpath.normpath(posixpath.join(directory, module))
+        segments = [p for p in module.split("/") if p]
+        if not joined.startswith(".."):
+            segments = [p for p in joined.split("/") if p]
+        return tuple(segments)
+    if language == "go":
+        return tuple(p for p in module.split("/") if p)
+    return ()

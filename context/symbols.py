@@ -1,0 +1,53 @@
+"""What the index knows about one file: its definitions, imports and identifiers.
+
+Plain data, shared by the extractor (`extract.py`), the index (`index.py`) and retrieval
+(`retrieve.py`). Lines are 1-based and inclusive, paths relative to the workspace root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    name: str
+    kind: str  # function | method | class | struct | interface | trait | enum | type | macro
+    path: str
+    start_line: int
+    end_line: int
+    # The declaration as written up to its body ("def f(a, b) -> int:", "func (s *S) Run()
+    # error", "class A(B):"), without the body; several lines when the signature is.
+    signature: str
+    doc: str  # the docstring or the comment block right above, as written ('' if none)
+    parent: str = ""  # the enclosing class/struct/impl/namespace name, '' at top level
+
+
+@dataclass(frozen=True, slots=True)
+class Import:
+    """One imported module and, when the statement names them, the names taken from it.
+
+    `module` is as written in the source ('os.path', '.models', './util', 'fmt',
+    'crate::store::cache', 'java.util.List', 'util/strings.h'). `names` pairs each imported
+    name with the local name it is bound to (alias or itself); empty for whole-module imports,
+    whose local binding is `alias` (e.g. `import numpy as np` → alias 'np')."""
+
+    module: str
+    names: tuple[tuple[str, str], ...] = ()
+    alias: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FileSymbols:
+    path: str
+    language: str  # a name from languages.GRAMMARS, or '' for text files without a grammar
+    definitions: tuple[Definition, ...]
+    imports: tuple[Import, ...]
+    # Every distinct identifier-like word in the file, newline-separated: cheap to store and
+    # to load from the cache; split when a reverse lookup needs it.
+    identifiers: str
+    mtime_ns: int = 0
+    size: int = 0
+
+    def identifier_set(self) -> frozenset[str]:
+        return frozenset(self.identifiers.split("\n")) if self.identifiers else frozenset()
