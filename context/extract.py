@@ -87,6 +87,11 @@ def _patterns(language: str) -> tuple[_Pattern, ...]:
     return tuple(patterns)
 
 
+def _unindent(line: str, column: int) -> str:
+    indent = len(line) - len(line.lstrip(" \t"))
+    return line[min(indent, column):]
+
+
 def _text(source: bytes, node: Node) -> str:
     return source[node.start_byte:node.end_byte].decode("utf-8", "replace")
 
@@ -284,6 +289,13 @@ def _definition(source: bytes, path: str, pattern: _Pattern, captures: dict[str,
     else:
         signature = source[start:end].decode("utf-8", "replace")
         signature = signature.rstrip() if kind == "macro" else signature.rstrip(" \t\r\n;")
+
+    # Continuation lines (a decorator's def, wrapped parameters) lose the indentation of the
+    # definition's own column, so a method reads as it would at the top level.
+    column = start - (source.rfind(b"\n", 0, start) + 1)
+    if column and "\n" in signature:
+        first, *rest = signature.split("\n")
+        signature = "\n".join([first, *(_unindent(line, column) for line in rest)])
 
     method = in_class
     parents = captures.get("parent")

@@ -25,7 +25,7 @@ from deskmate.context.workspace import FileEntry, Workspace
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when FileSymbols or extraction changes meaning
+CACHE_FORMAT = 2  # bump when FileSymbols or extraction changes meaning
 
 
 @dataclass(frozen=True, slots=True)
