@@ -5,6 +5,7 @@ part of the index is built so far: the first completion never waits for the whol
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from deskmate.context.retrieve import Cursor, RecentEdit, Retriever
 from deskmate.context.workspace import FileEntry, Workspace
 
 RECENT_EDITS = 16
+PREPARE_BUDGET = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +32,11 @@ class _Edit:
 
 class ContextEngine:
     def __init__(self, root: Path | None, *, exclude: tuple[str, ...] = (),
-                 cache_dir: Path | None = None, use_cache: bool = True) -> None:
+                 cache_dir: Path | None = None, use_cache: bool = True,
+                 workers: int = 0) -> None:
+        """`workers`: processes that parse a cold index (0: parse in this process)."""
         self.root = root.resolve() if root is not None else None
+        self.workers = workers
         self.workspace = Workspace(self.root, exclude=exclude) if self.root else None
         self.index = (WorkspaceIndex(self.workspace,
                                      cache_dir=(cache_dir or default_cache_dir())
@@ -40,6 +45,8 @@ class ContextEngine:
         self.live = LiveTrees()
         self.retriever = Retriever(self.index, live=self.live, read_file=self._read)
         self._edits: deque[_Edit] = deque(maxlen=RECENT_EDITS)
+        # Retrieval's caches are not shared between threads: one window at a time.
+        self._lock = threading.Lock()
 
     # -- the index ---------------------------------------------------------------------------
 
@@ -47,7 +54,7 @@ class ContextEngine:
                     cancelled: Callable[[], bool] = lambda: False) -> BuildStats | None:
         if self.index is None:
             return None
-        return self.index.build(progress=progress, cancelled=cancelled)
+        return self.index.build(progress=progress, cancelled=cancelled, workers=self.workers)
 
     def relative(self, path: Path) -> str | None:
         """`path` relative to the workspace root, or None when it is outside."""
@@ -90,11 +97,17 @@ class ContextEngine:
         language = language_for_path(path) or ""
         now = time.monotonic()
         recent = [RecentEdit(e.path, e.line, now - e.at) for e in reversed(self._edits)]
-        candidates = self.retriever.candidates(
-            Cursor(path=path, language=language, text=text, offset=offset),
-            open_documents=open_documents, recent_edits=recent)
-        return pack_context(text, offset, budget=budget, path=path, candidates=candidates,
-                            comment=comment_for)
+        with self._lock:
+            candidates = self.retriever.candidates(
+                Cursor(path=path, language=language, text=text, offset=offset),
+                open_documents=open_documents, recent_edits=recent)
+            return pack_context(text, offset, budget=budget, path=path,
+                                candidates=candidates, comment=comment_for)
+
+    def prepare(self, path: str, text: str) -> None:
+        """Do a document's first-request work ahead of time (parse it, read and count its
+        neighbours), so its first completion is as quick as the ones while typing."""
+        self.window(path=path, text=text, offset=len(text) // 2, budget=PREPARE_BUDGET)
 
     def _read(self, relative: str) -> str | None:
         if self.workspace is None or self.root is None:

@@ -9,23 +9,35 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import os
 import pickle
 import posixpath
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from deskmate.context.extract import symbols_for
-from deskmate.context.symbols import Definition, FileSymbols, Import
+from deskmate.context.symbols import (
+    Definition,
+    FileSymbols,
+    FileTuple,
+    Import,
+    from_tuple,
+    to_tuple,
+)
 from deskmate.context.workspace import FileEntry, Workspace
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 2  # bump when FileSymbols or extraction changes meaning
+CACHE_FORMAT = 3  # bump when FileSymbols or extraction changes meaning
+PARALLEL_MIN_FILES = 300  # fewer files parse faster here than worker processes start
+PARALLEL_BATCH_FILES = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,7 @@ class WorkspaceIndex:
         self._files: dict[str, FileSymbols] = {}
         self._by_name: dict[str, list[Definition]] = {}
         self._modules: dict[str, set[str]] = {}
+        self._directories: dict[str, set[str]] = {}
         self._lock = threading.Lock()  # writers only; readers rely on atomic swaps
         self.ready = threading.Event()  # set once the first build is complete
 
@@ -56,6 +69,10 @@ class WorkspaceIndex:
 
     def paths(self) -> list[str]:
         return list(self._files)
+
+    def files_in(self, directory: str) -> list[str]:
+        """Indexed files directly in `directory` ('' for the root)."""
+        return sorted(self._directories.get(directory, ()))
 
     def definitions_named(self, name: str) -> list[Definition]:
         return list(self._by_name.get(name, ()))
@@ -68,7 +85,10 @@ class WorkspaceIndex:
             return [], ""
         key = "/".join(segments)
         if found := self._modules.get(key):
-            return sorted(found), ""
+            # 'test' is test/__init__.py and also ctypes/test/__init__.py: a file whose whole
+            # module path is the import wins over those it is only the tail of.
+            exact = [p for p in found if module_segments(language, p) == segments]
+            return sorted(exact or found), ""
         # The last segment may name something inside the module, not a module.
         if len(segments) > 1 and (found := self._modules.get("/".join(segments[:-1]))):
             return sorted(found), segments[-1]
@@ -86,26 +106,36 @@ class WorkspaceIndex:
         *,
         progress: Callable[[int, int], None] | None = None,
         cancelled: Callable[[], bool] = lambda: False,
+        workers: int = 0,
     ) -> BuildStats:
         """Walk the workspace, reuse cached entries whose mtime and size match, parse the rest,
-        drop what is gone, and write the cache back."""
+        drop what is gone, and write the cache back.
+
+        With `workers`, parsing runs in that many worker processes (when there is enough of
+        it to pay for starting them): the cold build uses the machine's cores, and the
+        process that serves the editor keeps its GIL for answering requests."""
         started = time.perf_counter()
         cached = self._load_cache()
         entries = list(self.workspace.walk())
-        seen: set[str] = set()
-        parsed = reused = 0
-        for done, entry in enumerate(entries, start=1):
-            if cancelled():
-                break
-            seen.add(entry.path)
+        seen = {entry.path for entry in entries}
+        reused = 0
+        stale: list[FileEntry] = []
+        for entry in entries:
             old = cached.get(entry.path) or self._files.get(entry.path)
             if old is not None and old.mtime_ns == entry.mtime_ns and old.size == entry.size:
                 if self._files.get(entry.path) is not old:
                     self._put(old)
                 reused += 1
-            elif (symbols := self._parse(entry)) is not None:
-                self._put(symbols)
-                parsed += 1
+            else:
+                stale.append(entry)
+        done = reused
+        if progress is not None:
+            progress(done, len(entries))
+        parsed = 0
+        for symbols in self._parse_all(stale, workers=workers, cancelled=cancelled):
+            self._put(symbols)
+            parsed += 1
+            done += 1
             if progress is not None and (done % 50 == 0 or done == len(entries)):
                 progress(done, len(entries))
         removed = [path for path in self._files if path not in seen]
@@ -117,6 +147,48 @@ class WorkspaceIndex:
         return BuildStats(files=len(self._files), parsed=parsed, cached=reused,
                           removed=len(removed), elapsed_ms=(time.perf_counter() - started) * 1000,
                           cache_path=str(self.cache_path or ""))
+
+    def _parse_all(self, entries: list[FileEntry], *, workers: int,
+                   cancelled: Callable[[], bool]) -> Iterator[FileSymbols]:
+        if workers < 1 or len(entries) < PARALLEL_MIN_FILES:
+            for entry in entries:
+                if cancelled():
+                    return
+                if (symbols := self._parse(entry)) is not None:
+                    yield symbols
+            return
+        # Files are read here (the workspace's rules about what may be read live here) and
+        # parsed there; answers come back as plain tuples, the cheapest form to pickle.
+        done: set[str] = set()
+        try:
+            for symbols in self._parse_in_workers(entries, workers, cancelled):
+                done.add(symbols.path)
+                yield symbols
+        except (BrokenProcessPool, OSError) as exc:  # no processes here: parse in this one
+            log.warning("worker processes failed (%s); indexing in this process", exc)
+            yield from self._parse_all([e for e in entries if e.path not in done], workers=0,
+                                       cancelled=cancelled)
+
+    def _parse_in_workers(self, entries: list[FileEntry], workers: int,
+                          cancelled: Callable[[], bool]) -> Iterator[FileSymbols]:
+        context = multiprocessing.get_context("spawn")  # never fork a threaded server
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending = set()
+            for batch in _batches(entries, PARALLEL_BATCH_FILES):
+                sources = [(e.path, text.encode("utf-8", "surrogatepass"), e.mtime_ns, e.size)
+                           for e in batch if (text := self.workspace.read_text(e)) is not None]
+                pending.add(pool.submit(_symbols_batch, sources))
+            try:
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        for data in future.result():
+                            yield from_tuple(data)
+                    if cancelled():
+                        return
+            finally:
+                for future in pending:
+                    future.cancel()
 
     def update(self, path: str, text: str | None = None) -> None:
         """Re-index one file (saved or created: read it; open and unsaved: `text`)."""
@@ -166,6 +238,8 @@ class WorkspaceIndex:
                 self._by_name.setdefault(definition.name, []).append(definition)
             for key in module_keys(symbols.language, symbols.path):
                 self._modules.setdefault(key, set()).add(symbols.path)
+            self._directories.setdefault(posixpath.dirname(symbols.path), set()).add(
+                symbols.path)
 
     def _unlink(self, old: FileSymbols) -> None:
         for definition in old.definitions:
@@ -182,6 +256,9 @@ class WorkspaceIndex:
                 paths.discard(old.path)
                 if not paths:
                     del self._modules[key]
+        siblings = self._directories.get(posixpath.dirname(old.path))
+        if siblings is not None:
+            siblings.discard(old.path)
 
     @property
     def cache_path(self) -> Path | None:
@@ -204,14 +281,19 @@ class WorkspaceIndex:
                 or payload.get("root") != str(self.root.resolve())):
             return {}
         files = payload.get("files")
-        return files if isinstance(files, dict) else {}
+        if not isinstance(files, list):
+            return {}
+        try:
+            return {data[0]: from_tuple(data) for data in files}
+        except (TypeError, ValueError, IndexError):
+            return {}
 
     def _save_cache(self) -> None:
         path = self.cache_path
         if path is None:
             return
         payload = {"format": CACHE_FORMAT, "root": str(self.root.resolve()),
-                   "files": dict(self._files)}
+                   "files": [to_tuple(symbols) for symbols in list(self._files.values())]}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Written beside the cache and renamed over it: a crash never leaves half a file.
@@ -221,6 +303,22 @@ class WorkspaceIndex:
             os.replace(temporary, path)
         except OSError as exc:
             log.info("could not write the index cache %s: %s", path, exc)
+
+
+def _symbols_batch(sources: Sequence[tuple[str, bytes, int, int]]) -> list[FileTuple]:
+    """Worker side: parse and extract a batch of files."""
+    found = []
+    for path, source, mtime_ns, size in sources:
+        try:
+            found.append(to_tuple(symbols_for(path, source, mtime_ns=mtime_ns, size=size)))
+        except Exception:  # one odd file must not lose the batch
+            log.exception("could not index %s", path)
+    return found
+
+
+def _batches(items: list[FileEntry], size: int) -> Iterator[list[FileEntry]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def default_cache_dir(environ: dict[str, str] | None = None) -> Path:

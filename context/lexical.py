@@ -1,34 +1,50 @@
 """Lexical similarity: BM25 over sliding windows of lines.
 
-Used two ways: `similar_windows` scores the windows of a few neighbouring files against the
-identifiers around the cursor (the "similar" section), and `WindowIndex` indexes a whole
-workspace once (the baseline the retrieval benchmark compares against)."""
+Used two ways: `FileWindows` + `best_windows` score the windows of a few neighbouring files
+against the identifiers around the cursor (the "similar" and "open" sections; each file's
+windows are term-counted once and reused), and `WindowIndex` indexes a whole workspace once
+(the baseline the retrieval benchmark compares against)."""
 
 from __future__ import annotations
 
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 WINDOW_LINES = 20
 STRIDE_LINES = 10
 K1, B = 1.2, 0.75
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+@lru_cache(maxsize=200_000)
+def _word_terms(word: str) -> tuple[str, ...]:
+    """A word's terms: itself lower-cased, and its camelCase parts of three letters or more."""
+    lowered = word.lower()
+    if word.islower() or word.isupper():
+        return (lowered,)
+    parts = [p.lower() for p in _CAMEL_PART.findall(word) if len(p) > 2]
+    return (lowered, *parts) if len(parts) > 1 else (lowered,)
 
 
 def terms(text: str) -> list[str]:
-    """Identifier-like words of three characters or more, lower-cased, camelCase split too."""
-    words: list[str] = []
-    for word in _WORD.findall(text):
-        lowered = word.lower()
-        words.append(lowered)
-        parts = re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", word)
-        if len(parts) > 1:
-            words.extend(p.lower() for p in parts if len(p) > 2)
-    return words
+    """Identifier-like words of three characters or more, lower-cased, camelCase parts too."""
+    return [term for word in _WORD.findall(text) for term in _word_terms(word)]
+
+
+def term_counts(text: str) -> Counter[str]:
+    """`Counter(terms(text))`, counting each distinct word once in Python: this runs over
+    every window of every neighbouring file."""
+    counts: Counter[str] = Counter()
+    for word, times in Counter(_WORD.findall(text)).items():
+        for term in _word_terms(word):
+            counts[term] += times
+    return counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +55,21 @@ class Window:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class CountedWindow:
+    window: Window
+    counts: Counter[str]
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class CountedFile:
+    """A file's windows with their term counts, and which windows hold each term."""
+
+    windows: tuple[CountedWindow, ...]
+    postings: dict[str, list[int]]
+
+
 def windows(path: str, text: str, *, size: int = WINDOW_LINES,
             stride: int = STRIDE_LINES) -> Iterable[Window]:
     lines = text.splitlines(keepends=True)
@@ -46,6 +77,42 @@ def windows(path: str, text: str, *, size: int = WINDOW_LINES,
         chunk = lines[start:start + size]
         if any(line.strip() for line in chunk):
             yield Window(path, start + 1, start + len(chunk), "".join(chunk))
+
+
+def counted_file(path: str, text: str) -> CountedFile:
+    """Term counts of a file's windows: computed once per file version."""
+    counted = []
+    postings: dict[str, list[int]] = {}
+    for number, window in enumerate(windows(path, text)):
+        counts = term_counts(window.text)
+        counted.append(CountedWindow(window, counts, sum(counts.values())))
+        for term in counts:
+            postings.setdefault(term, []).append(number)
+    return CountedFile(tuple(counted), postings)
+
+
+def best_windows(query: Iterable[str], files: Sequence[CountedFile], *,
+                 top: int = 3) -> list[tuple[float, Window]]:
+    """BM25 of the windows of `files` against `query`, best first. Only windows holding a
+    query term are scored, so a few files of hundreds of windows cost a few milliseconds."""
+    total = sum(len(f.windows) for f in files)
+    if not total:
+        return []
+    wanted = set(query)
+    average = sum(w.length for f in files for w in f.windows) / total or 1.0
+    frequency = Counter({t: sum(len(f.postings.get(t, ())) for f in files) for t in wanted})
+    idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in frequency.items() if n}
+    scored = []
+    for file in files:
+        hits = {number for t in idf for number in file.postings.get(t, ())}
+        for number in hits:
+            counted = file.windows[number]
+            norm = K1 * (1 - B + B * counted.length / average)
+            score = sum(idf[t] * counted.counts[t] * (K1 + 1) / (counted.counts[t] + norm)
+                        for t in idf if t in counted.counts)
+            scored.append((score, counted.window))
+    scored.sort(key=lambda item: -item[0])
+    return scored[:top]
 
 
 class WindowIndex:
@@ -59,7 +126,7 @@ class WindowIndex:
         self._postings: dict[str, list[int]] = {}
         for path, text in files.items():
             for window in windows(path, text, size=size, stride=stride):
-                counts = Counter(terms(window.text))
+                counts = term_counts(window.text)
                 number = len(self.windows)
                 self.windows.append(window)
                 self._frequencies.append(counts)
@@ -92,9 +159,3 @@ class WindowIndex:
             if len(found) >= top:
                 break
         return found
-
-
-def similar_windows(query: Iterable[str], files: Mapping[str, str], *,
-                    top: int = 3) -> list[tuple[float, Window]]:
-    """The windows of `files` most like `query` (BM25), best first."""
-    return WindowIndex(files).search(query, top=top)

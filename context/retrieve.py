@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from deskmate.context.extract import extract
 from deskmate.context.index import WorkspaceIndex
-from deskmate.context.lexical import WindowIndex, terms
+from deskmate.context.lexical import CountedFile, best_windows, counted_file, terms
 from deskmate.context.live import LiveTrees
 from deskmate.context.symbols import Definition, Import
 
@@ -25,6 +25,7 @@ MODULE_MEMBER_USED_NEAR = 0.95
 IMPORTED_NOT_YET_USED = 0.85  # an import nothing uses yet is about to be used
 DEFINED_HERE_USED_NEAR = 0.6
 IMPORTED_USED_ELSEWHERE = 0.5
+MODULE_MEMBER_USED_ELSEWHERE = 0.45
 SAME_NAME_ELSEWHERE = 0.5  # divided among the definitions sharing the name
 CLASS_OUTLINE = 0.4
 MODULE_OUTLINE = 0.3
@@ -33,13 +34,15 @@ OPEN_DOCUMENT = 0.25
 SIMILAR = 0.2
 BODY_FACTOR = 0.6  # a body is worth this much of its signature's score, on top of it
 BODY_WORTHY = 0.3  # weaker evidence is not worth reading the file for a body
-LINE_CACHE_FILES = 64
-WINDOW_INDEXES = 8
+FILE_CACHE_FILES = 64
+WINDOW_CACHE_FILES = 64
 
 NEAR_BEFORE, NEAR_AFTER = 40, 10  # lines around the cursor whose identifiers count
 MAX_BODY_LINES = 80
+OUTLINE_WIDTH = 100  # characters of each outline line
 MAX_SAME_NAME = 4  # a name defined in more places than this is too ambiguous to chase
-MAX_NEIGHBOUR_FILES = 24
+MAX_MEMBERS_ELSEWHERE = 12  # per module, the most used first
+MAX_NEIGHBOUR_FILES = 4
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words too common to chase by name: the definitions they find are noise.
@@ -94,8 +97,8 @@ class Retriever:
         self.index = index
         self.live = live or LiveTrees()
         self.read_file = read_file or (lambda path: None)
-        self._line_cache: dict[tuple[str, int], list[str]] = {}
-        self._window_indexes: dict[tuple[tuple[str, int, int], ...], WindowIndex] = {}
+        self._file_cache: dict[tuple[str, int], tuple[str, list[str]]] = {}
+        self._window_cache: dict[tuple[str, int, int], CountedFile] = {}
 
     def candidates(
         self,
@@ -111,13 +114,21 @@ class Retriever:
         imported_files: set[str] = set()
         documents = dict(open_documents or {})
 
+        chains = _member_chains(_without_import_lines(cursor.text, imports))
+        modules: dict[str, tuple[Import, list[str]]] = {}
         for local, (imported, original) in _named_imports(imports).items():
             files, _ = self._resolve(cursor, imported)
-            if not files:
-                # Java's `import a.b.C` and Rust's `use a::b::C` name a file's own item: try
-                # the module path with the name on the end (a/b/C.java, a/b/C.rs).
+            targets = self._definitions_in(files, original)
+            if not targets:
+                # `from pkg import module`, Java's `import a.b.C`, Rust's `use a::b::C`: the
+                # name may be a module (or a file's own item) rather than something in `pkg`.
                 separator = "::" if cursor.language == "rust" else "."
-                files, _ = self._resolve(cursor, Import(imported.module + separator + original))
+                inner, _ = self._resolve(cursor, Import(imported.module + separator + original))
+                if inner and not self._definitions_in(inner, original):
+                    modules[local] = (imported, inner)
+                    continue
+                files = inner or files
+                targets = self._definitions_in(files, original) or self._by_name(original, cursor)
             imported_files.update(files)
             if local in near:
                 score, why = IMPORTED_AND_USED_NEAR * near[local], "used near the cursor"
@@ -125,7 +136,6 @@ class Retriever:
                 score, why = IMPORTED_NOT_YET_USED, "imported, not used yet"
             else:
                 score, why = IMPORTED_USED_ELSEWHERE, "used in this file"
-            targets = self._definitions_in(files, original) or self._by_name(original, cursor)
             for definition in targets[:MAX_SAME_NAME]:
                 self._add_definition(found, definition, score / max(len(targets), 1) ** 0.5,
                                      f"{original} from {imported.module}: {why}", documents)
@@ -139,17 +149,14 @@ class Retriever:
 
         for local, imported in _module_imports(cursor.language, imports).items():
             files, _ = self._resolve(cursor, imported)
+            modules[local] = (imported, files)
+            if cursor.language == "python" and not imported.alias and "." in imported.module:
+                # `import a.b` also binds `a`: `a.f()` reaches a/__init__.py.
+                top = imported.module.split(".")[0]
+                modules.setdefault(top, (Import(top), self._resolve(cursor, Import(top))[0]))
+        for local, (imported, files) in modules.items():
             imported_files.update(files)
-            members = _members_used(cursor, local, near)
-            for member, weight in members.items():
-                for definition in self._definitions_in(files, member)[:MAX_SAME_NAME]:
-                    self._add_definition(found, definition, MODULE_MEMBER_USED_NEAR * weight,
-                                         f"{local}.{member} used near the cursor", documents)
-            if not members and files:
-                for path in files[:2]:
-                    self._add_outline(found, path, MODULE_OUTLINE * (1.0 if uses[local] else 1.5),
-                                      f"module {imported.module}, imported here", documents)
-
+            self._add_module_members(found, local, imported, files, near, chains, documents)
         local_names = {d.name for d in definitions}
         imported_names = set(_named_imports(imports)) | set(_module_imports(cursor.language,
                                                                             imports))
@@ -195,19 +202,46 @@ class Retriever:
 
         query = [t for word in near for t in terms(word)]
         if query:
-            others = {p: t for p, t in documents.items() if p != cursor.path}
-            for score, window in self._windows(others).search(query, top=2):
+            others = [self._counted(p, t) for p, t in documents.items() if p != cursor.path]
+            for score, window in best_windows(query, others, top=2):
                 found.add(Candidate("open", window.path, window.start_line, window.end_line,
                                     window.text, OPEN_DOCUMENT * _squash(score),
                                     "open in the editor, similar to the code at the cursor"))
-            neighbours = self._neighbour_texts(cursor, imported_files, documents)
-            for score, window in self._windows(neighbours).search(query, top=3):
+            neighbours = [self._counted(p, t) for p, t in
+                          self._neighbour_texts(cursor, imported_files, documents).items()]
+            for score, window in best_windows(query, neighbours, top=3):
                 found.add(Candidate("similar", window.path, window.start_line, window.end_line,
                                     window.text, SIMILAR * _squash(score),
                                     "similar to the code at the cursor"))
         return found.sorted()
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _add_module_members(self, found: _Collector, local: str, imported: Import,
+                            files: list[str], near: Mapping[str, float],
+                            chains: Counter[tuple[str, str]],
+                            documents: Mapping[str, str]) -> None:
+        """Definitions behind `local.member` uses: near the cursor first, then the rest of the
+        file's; with no member used anywhere, the module's outline."""
+        if not files:
+            return
+        near_members = _members_used_near(near, local, chains)
+        elsewhere = [(member, count) for (qualifier, member), count in chains.most_common()
+                     if qualifier == local and member not in near_members]
+        for member, weight in near_members.items():
+            for definition in self._definitions_in(files, member)[:MAX_SAME_NAME]:
+                self._add_definition(found, definition, MODULE_MEMBER_USED_NEAR * weight,
+                                     f"{local}.{member} used near the cursor", documents)
+        for member, _count in elsewhere[:MAX_MEMBERS_ELSEWHERE]:
+            for definition in self._definitions_in(files, member)[:MAX_SAME_NAME]:
+                self._add_definition(found, definition, MODULE_MEMBER_USED_ELSEWHERE,
+                                     f"{local}.{member} used in this file", documents)
+        # What else the module offers: the member about to be used may be none of those
+        # used so far.
+        score = MODULE_OUTLINE * (0.8 if near_members or elsewhere else 1.5)
+        for path in files[:2]:
+            self._add_outline(found, path, score, f"module {imported.module}, imported here",
+                              documents)
 
     def _current_symbols(self, cursor: Cursor) -> tuple[tuple[Definition, ...], tuple[Import, ...]]:
         if not cursor.language:
@@ -305,51 +339,66 @@ class Retriever:
             found.add(Candidate(kind, path, start, end, "".join(lines[start - 1:end]), score,
                                 reason))
 
-    def _windows(self, texts: Mapping[str, str]) -> WindowIndex:
-        """A BM25 index of these files' windows, reused while the same texts come back (the
-        neighbourhood of a file stays the same keystroke after keystroke)."""
-        key = tuple(sorted((path, len(text), hash(text)) for path, text in texts.items()))
-        if (index := self._window_indexes.get(key)) is None:
-            index = self._window_indexes[key] = WindowIndex(texts)
-            while len(self._window_indexes) > WINDOW_INDEXES:
-                self._window_indexes.pop(next(iter(self._window_indexes)))
-        return index
+    def _counted(self, path: str, text: str) -> CountedFile:
+        """A file's term-counted windows, reused while its text is the same."""
+        key = (path, len(text), hash(text))
+        if (known := self._window_cache.get(key)) is None:
+            known = self._window_cache[key] = counted_file(path, text)
+            while len(self._window_cache) > WINDOW_CACHE_FILES:
+                self._window_cache.pop(next(iter(self._window_cache)))
+        return known
 
     def _lines(self, path: str, documents: Mapping[str, str]) -> list[str] | None:
         """The lines of a file, from the editor when it is open, else from disk (cached while
         the index says the file is unchanged)."""
         if (text := documents.get(path)) is not None:
             return text.splitlines(keepends=True)
+        cached = self._file(path)
+        return cached[1] if cached else None
+
+    def _text(self, path: str, documents: Mapping[str, str]) -> str | None:
+        if (text := documents.get(path)) is not None:
+            return text
+        cached = self._file(path)
+        return cached[0] if cached else None
+
+    def _file(self, path: str) -> tuple[str, list[str]] | None:
         symbols = self.index.file(path) if self.index else None
         stamp = (path, symbols.mtime_ns if symbols else 0)
-        if (cached := self._line_cache.get(stamp)) is not None:
+        if (cached := self._file_cache.get(stamp)) is not None:
             return cached
         text = self.read_file(path)
         if text is None:
             return None
-        lines = text.splitlines(keepends=True)
-        self._line_cache[stamp] = lines
-        while len(self._line_cache) > LINE_CACHE_FILES:
-            self._line_cache.pop(next(iter(self._line_cache)))
-        return lines
+        cached = self._file_cache[stamp] = (text, text.splitlines(keepends=True))
+        while len(self._file_cache) > FILE_CACHE_FILES:
+            self._file_cache.pop(next(iter(self._file_cache)))
+        return cached
 
     def _neighbour_texts(self, cursor: Cursor, imported: set[str],
                          documents: Mapping[str, str]) -> dict[str, str]:
-        """Files worth a lexical look: imported ones and the cursor file's directory."""
+        """Files worth a lexical look: imported ones, then the cursor file's directory, most
+        alike in name first (test_parser.py ↔ parser.py)."""
         paths = sorted(imported)
         if self.index is not None:
             directory = cursor.path.rsplit("/", 1)[0] if "/" in cursor.path else ""
-            paths += sorted(p for p in self.index.paths()
-                            if (p.rsplit("/", 1)[0] if "/" in p else "") == directory)
+            mine = _name_words(cursor.path)
+            paths += sorted(self.index.files_in(directory),
+                            key=lambda p: (-len(mine & _name_words(p)), p))
         texts: dict[str, str] = {}
         for path in paths:
             if path == cursor.path or path in texts:
                 continue
-            if (lines := self._lines(path, documents)) is not None:
-                texts[path] = "".join(lines)
+            if (text := self._text(path, documents)) is not None:
+                texts[path] = text
             if len(texts) >= MAX_NEIGHBOUR_FILES:
                 break
         return texts
+
+
+def _name_words(path: str) -> set[str]:
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return {w for w in re.split(r"[_\-.]+", stem.lower()) if w and w != "test"}
 
 
 _CONTAINERS = frozenset({"class", "struct", "interface", "trait", "enum"})
@@ -391,8 +440,12 @@ def definition_summary(definition: Definition, language: str) -> str:
 
 
 def first_line(signature: str) -> str:
-    line = signature.strip().splitlines()[0] if signature.strip() else ""
-    return line
+    """The line of a signature that names the definition (decorators, annotations and
+    attributes skipped), cut to OUTLINE_WIDTH characters."""
+    lines = [line.strip() for line in signature.splitlines() if line.strip()]
+    named = next((line for line in lines if not line.startswith(("@", "#[", "#!["))),
+                 lines[0] if lines else "")
+    return named if len(named) <= OUTLINE_WIDTH else named[:OUTLINE_WIDTH - 3] + "..."
 
 
 def _near_words(cursor: Cursor) -> dict[str, float]:
@@ -425,6 +478,28 @@ def _members_used(cursor: Cursor, local: str, near: Mapping[str, float]) -> dict
         for member in pattern.findall(lines[number]):
             members[member] = max(members.get(member, 0.0), weight)
     return members
+
+
+_CHAIN = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _member_chains(text: str) -> Counter[tuple[str, str]]:
+    """Every `a.b.c` in the text as (qualifier, member) pairs: ('a', 'b') and ('a.b', 'c')."""
+    pairs: Counter[tuple[str, str]] = Counter()
+    for chain in _CHAIN.findall(text):
+        parts = chain.split(".")
+        for end in range(1, len(parts)):
+            pairs[(".".join(parts[:end]), parts[end])] += 1
+    return pairs
+
+
+def _members_used_near(near: Mapping[str, float], local: str,
+                       chains: Counter[tuple[str, str]]) -> dict[str, float]:
+    """Members of `local` whose names are near the cursor (and used as `local.member`)."""
+    if local.split(".")[0] not in near:
+        return {}
+    return {member: near[member] for (qualifier, member) in chains
+            if qualifier == local and member in near}
 
 
 def _named_imports(imports: Iterable[Import]) -> dict[str, tuple[Import, str]]:

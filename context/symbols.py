@@ -51,3 +51,23 @@ class FileSymbols:
 
     def identifier_set(self) -> frozenset[str]:
         return frozenset(self.identifiers.split("\n")) if self.identifiers else frozenset()
+
+
+# Plain tuples travel between processes and into the disk cache several times faster than
+# the dataclasses (pickle handles tuples of strings in C).
+FileTuple = tuple[str, str, tuple[tuple[str, str, str, int, int, str, str, str], ...],
+                  tuple[tuple[str, tuple[tuple[str, str], ...], str, int], ...], str, int, int]
+
+
+def to_tuple(symbols: FileSymbols) -> FileTuple:
+    return (symbols.path, symbols.language,
+            tuple((d.name, d.kind, d.path, d.start_line, d.end_line, d.signature, d.doc,
+                   d.parent) for d in symbols.definitions),
+            tuple((i.module, i.names, i.alias, i.line) for i in symbols.imports),
+            symbols.identifiers, symbols.mtime_ns, symbols.size)
+
+
+def from_tuple(data: FileTuple) -> FileSymbols:
+    path, language, definitions, imports, identifiers, mtime_ns, size = data
+    return FileSymbols(path, language, tuple(Definition(*d) for d in definitions),
+                       tuple(Import(*i) for i in imports), identifiers, mtime_ns, size)

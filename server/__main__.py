@@ -2,4 +2,6 @@
 
 from deskmate.server.cli import main
 
-raise SystemExit(main())
+# Guarded: the index's worker processes start by importing the main module.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -173,7 +174,7 @@ def _engine(workspace: Path) -> tuple[ContextEngine, float]:
     """The context engine of a workspace with its index built (from the cache when it is
     fresh); the milliseconds that took."""
     started = time.perf_counter()
-    engine = ContextEngine(workspace)
+    engine = ContextEngine(workspace, workers=os.cpu_count() or 1)
     engine.build_index()
     return engine, (time.perf_counter() - started) * 1000
 
@@ -183,7 +184,8 @@ def _context(args: argparse.Namespace) -> int:
 
     at = _locate(args)
     config = _cli_config(args, at.workspace)
-    budget = args.budget if args.budget is not None else prompt_budget(config)
+    configured = [p.window for p in config.chain("completion")]  # no model is loaded here
+    budget = args.budget if args.budget is not None else prompt_budget(config, configured)
     if budget < 1:
         raise DeskmateError(f"--budget must be a positive number of tokens, got {budget}")
     engine, index_ms = _engine(at.workspace)

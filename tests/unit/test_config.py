@@ -208,9 +208,7 @@ def test_api_key_reads_the_named_variable() -> None:
 def test_prompt_budget_is_the_smallest_window_minus_the_reserve(
     windows: tuple[int, ...], expected: int
 ) -> None:
-    chain = tuple(Profile(name=f"p{i}", backend="openai", window=w) for i, w in enumerate(windows))
-
-    assert Config().prompt_budget(chain) == expected
+    assert Config().prompt_budget(windows) == expected
 
 
 def test_prompt_budget_follows_the_configured_context(tmp_path: Path) -> None:
@@ -223,7 +221,7 @@ def test_prompt_budget_follows_the_configured_context(tmp_path: Path) -> None:
         window = 8000
         """)
 
-    assert config.prompt_budget((config.profiles["big"],)) == 4000
+    assert config.prompt_budget([config.profiles["big"].window]) == 4000
 
 
 # --------------------------------------------------------------------------- problems
@@ -389,7 +387,7 @@ def test_editor_settings_alone_define_profiles_and_routes(tmp_path: Path) -> Non
 
     assert [p.name for p in config.chain("completion")] == ["team", "local"]
     assert config.profiles["team"].url == "http://127.0.0.1:8080"
-    assert config.prompt_budget(config.chain("completion")) == 4096 - 1024
+    assert config.prompt_budget([p.window for p in config.chain("completion")]) == 4096 - 1024
 
 
 def test_bad_editor_settings_name_their_source(tmp_path: Path) -> None:

@@ -389,3 +389,26 @@ def test_the_current_file_is_reparsed_as_it_changes(tmp_path: Path) -> None:
 
     here = [s for s in window.sections if s.path == project.current and s.kind == "definition"]
     assert any(s.included and (s.start_line, s.end_line) == (1, 2) for s in here)
+
+
+def test_worker_processes_build_the_same_index(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import deskmate.context.index as index_module
+
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_FILES", 1)
+    files = {f"pkg/mod{n}.py": f"def function_{n}(x):\n    return x + {n}\n" for n in range(60)}
+    root = make(tmp_path, files)
+
+    alone = ContextEngine(root, use_cache=False)
+    alone.build_index()
+    pooled = ContextEngine(root, use_cache=False, workers=2)
+    stats = pooled.build_index()
+
+    assert stats is not None
+    assert stats.parsed == 60
+    assert alone.index is not None
+    assert pooled.index is not None
+    assert sorted(pooled.index.paths()) == sorted(alone.index.paths())
+    for n in range(60):
+        assert pooled.index.definitions_named(f"function_{n}") == \
+            alone.index.definitions_named(f"function_{n}")
