@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -95,10 +95,10 @@ class Config:
         names = self.route.get(task, ())
         return tuple(self.profiles[name] for name in names if name in self.profiles)
 
-    def prompt_budget(self, profiles: tuple[Profile, ...]) -> int:
-        """Tokens a prompt may use: the smallest window in the chain minus the reserved output."""
-        windows = [p.window for p in profiles if p.window > 0]
-        window = min([self.context.window, *windows])
+    def prompt_budget(self, windows: Iterable[int] = ()) -> int:
+        """Tokens a prompt may use: the smallest window (the configured one, and each model's
+        in the chain that is known, 0 meaning unknown) minus the reserved output."""
+        window = min([self.context.window, *(w for w in windows if w > 0)])
         return max(window - self.context.reserve_output, 0)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,9 +73,10 @@ class TypingPace:
         return min(max(floor_s, 1.5 * interval), max(floor_s, self.MAX_WAIT_S))
 
 
-def prompt_budget(config: Config, task: str = "completion") -> int:
-    """Tokens the prompt of a task may use (the FIM template's own tokens set aside)."""
-    return max(config.prompt_budget(config.chain(task)) - TEMPLATE_OVERHEAD, 0)
+def prompt_budget(config: Config, windows: Iterable[int] = ()) -> int:
+    """Tokens a prompt may use within these model windows (the FIM template's own tokens set
+    aside)."""
+    return max(config.prompt_budget(windows) - TEMPLATE_OVERHEAD, 0)
 
 
 def context_report(window: ContextWindow, *, elapsed_ms: float, index_ms: float
@@ -138,8 +139,9 @@ class CompletionJobs:
             await asyncio.sleep(wait_s)
 
         chain = config.chain("completion")
+        budget = prompt_budget(config, await self._router.windows(chain))
         window = self._engine().window(path=job.path, text=job.text, offset=job.offset,
-                                       budget=prompt_budget(config),
+                                       budget=budget,
                                        open_documents=job.open_documents)
         context = window.cursor
         around = postprocess.Surroundings.at(context.prefix, context.suffix)

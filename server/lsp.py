@@ -91,6 +91,22 @@ class DeskmateServer(LanguageServer):
                     settings.append((result[0], "workspace/configuration"))
         self.session.settings_arrived(settings)
 
+    async def watch_files(self) -> None:
+        """Ask the editor to report files created, changed or deleted outside it, so the
+        index follows `git checkout` and code generators."""
+        workspace = self.client_capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace else None
+        if watched is None or not watched.dynamic_registration:
+            return
+        try:
+            await asyncio.wait_for(self.client_register_capability_async(
+                types.RegistrationParams(registrations=[types.Registration(
+                    id="deskmate-watch", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                    register_options=types.DidChangeWatchedFilesRegistrationOptions(
+                        watchers=[types.FileSystemWatcher(glob_pattern="**/*")]))])), 5)
+        except Exception as exc:
+            log.info("the editor will not report file changes: %s", exc)
+
     async def index_with_progress(self) -> None:
         """Index the workspace, shown as `$/progress` when the editor supports it."""
         window = self.client_capabilities.window
@@ -152,6 +168,7 @@ def build_server(*, config_path: Path | None = None, workspace: Path | None = No
         logging.getLogger("deskmate").addHandler(logs.ClientLogHandler(_client_logger(server)))
         init_options = session.editor_settings[0][0] if session.editor_settings else None
         await server.pull_settings(init_options)
+        await server.watch_files()
         task = asyncio.ensure_future(server.index_with_progress())
         background.add(task)
         task.add_done_callback(background.discard)

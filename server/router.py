@@ -25,6 +25,20 @@ class Router:
             backend = self._backends[profile] = create_backend(profile)
         return backend
 
+    async def windows(self, chain: tuple[Profile, ...]) -> list[int]:
+        """Each profile's model window: configured, or asked of the backend (a local model
+        reads it from its file); 0 where unknown."""
+        found = []
+        for profile in chain:
+            if profile.window > 0:
+                found.append(profile.window)
+                continue
+            try:
+                found.append(await self.backend(profile).window())
+            except BackendError:
+                found.append(0)  # the request itself will report what is wrong
+        return found
+
     async def generate(
         self,
         chain: tuple[Profile, ...],

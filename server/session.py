@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -33,6 +34,13 @@ _WORD_BEFORE = re.compile(r"\w*$")
 SETTINGS_WAIT_S = 3.0
 
 Warn = Callable[[str, str], None]  # (what kind of trouble, message) → shown to the user
+
+
+def _quietly(work: Callable[[str, str], None], path: str, text: str) -> None:
+    try:
+        work(path, text)
+    except Exception:  # preparation is an optimisation; the request will do the work
+        log.debug("preparing %s failed", path, exc_info=True)
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,8 @@ class Session:
 
     def set_root(self, root: Path | None) -> None:
         self.root = root
-        self.engine = ContextEngine(root)
+        # One core stays with the editor's requests while a worker process parses.
+        self.engine = ContextEngine(root, workers=max(1, (os.cpu_count() or 2) - 1))
         self._relative.clear()
 
     def reload_config(self) -> None:
@@ -114,6 +123,12 @@ class Session:
 
     def opened(self, item: types.TextDocumentItem) -> None:
         self.documents.open(item)
+        if (relative := self.workspace_path(item.uri)) is not None and \
+                not self.engine.is_excluded(relative):
+            # The first completion in a file then finds it parsed and its neighbours read.
+            engine, text = self.engine, item.text
+            asyncio.get_running_loop().run_in_executor(
+                None, lambda: _quietly(engine.prepare, relative, text))
 
     def changed(self, params: types.DidChangeTextDocumentParams) -> None:
         if self.documents.change(params, self.encoding) is None:
@@ -194,9 +209,10 @@ class Session:
         if doc is None:
             return None
         offset = doc.offset_at(position, self.encoding)
+        windows = await self.router.windows(self.config.chain("completion"))
         started = time.perf_counter()
         window = self.engine.window(path=self.relative_path(uri), text=doc.text, offset=offset,
-                                    budget=budget or prompt_budget(self.config),
+                                    budget=budget or prompt_budget(self.config, windows),
                                     open_documents=self._open_documents(uri))
         return context_report(window, elapsed_ms=(time.perf_counter() - started) * 1000,
                               index_ms=0.0)

@@ -89,6 +89,14 @@ class Backend(Protocol):
         """The prompt as the model sees it (for token estimates and `context` output)."""
         ...
 
+    async def window(self) -> int:
+        """Tokens the model accepts, when the backend can tell (0: unknown)."""
+        ...
+
+    def model_name(self) -> str:
+        """The model as the user knows it (the profile's `model`, a local file's name)."""
+        ...
+
     async def models(self) -> list[str]:
         """Model names the server offers (for `doctor`)."""
         ...
@@ -129,7 +137,7 @@ async def generate(
     return Generation(
         text=text,
         profile=backend.profile.name,
-        model=backend.profile.model,
+        model=backend.model_name(),
         finish_reason=finished.reason,
         prompt_tokens=finished.prompt_tokens if finished.prompt_tokens is not None
         else count_tokens(prompt),

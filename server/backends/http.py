@@ -145,6 +145,12 @@ class HttpBackend:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def model_name(self) -> str:
+        return self.profile.model
+
+    async def window(self) -> int:
+        return self.profile.window  # servers do not say; 0 leaves it to [context] window
+
     async def models(self) -> list[str]:
         url = self.models_url()
         try:
