@@ -16,10 +16,40 @@ NATIVE_FIM = {"ollama": "server-side (Ollama applies the model's template)",
               "anthropic": "chat fill-in (prompts/fill_in.md)"}
 
 
+async def check_local(profile: Profile) -> tuple[bool, list[str]]:
+    """The local model: its file, whether it loads, its FIM support and its speed here."""
+    from deskmate.server.backends.base import FimRequest, generate
+    from deskmate.server.backends.local import LocalBackend
+
+    backend = LocalBackend(profile)
+    try:
+        model = await backend.model()
+    except BackendError as exc:
+        return False, [f"  local model: {exc}"]
+    info = model.info
+    request = FimRequest(prefix="def fibonacci(n):\n    ", suffix="", max_tokens=32,
+                         temperature=0.0)
+    generation = await generate(backend, request)
+    seconds = max(generation.total_ms - (generation.first_token_ms or 0), 1) / 1000
+    rate = max(generation.output_tokens - 1, 1) / seconds
+    return True, [
+        f"  model file: {info.path} ({info.size / 1e6:.0f} MB)",
+        f"  context: {info.context_length} tokens; FIM: "
+        + (f"its own tokens ({info.fim} format)" if info.fim else
+           "no FIM tokens in its vocabulary, so it continues the text before the cursor"),
+        f"  chat template: {'in the file' if info.chat_template else 'none'}",
+        f"  loaded in {info.load_ms:.0f} ms; reads prompts at {model.prompt_rate:.0f} tokens/s;"
+        f" first token after {generation.first_token_ms or 0:.0f} ms, then {rate:.1f} tokens/s",
+    ]
+
+
 async def check_profile(profile: Profile, timeout_s: float = 5.0) -> tuple[bool, list[str]]:
     lines = [f"profile {profile.name}: backend {profile.backend}"
              + (f", {profile.url}" if profile.url else "")
              + (f", model {profile.model}" if profile.model else "")]
+    if profile.backend == "local":
+        ok, details = await check_local(profile)
+        return ok, lines + details
     fim = NATIVE_FIM.get(profile.backend) or (
         "chat fill-in (prompts/fill_in.md)" if profile.fim == "none" else f"template {profile.fim}")
     lines.append(f"  FIM: {fim}")
@@ -90,6 +120,8 @@ async def run_doctor(config: Config) -> tuple[bool, list[str]]:
     ok = True
     results = await asyncio.gather(*(check_profile(p) for p in config.profiles.values()))
     for profile, (profile_ok, profile_lines) in zip(config.profiles.values(), results, strict=True):
+        if profile.name not in routed:
+            profile_lines[0] += " (not in any route)"
         lines += profile_lines
         if profile.name in routed and not profile_ok:
             ok = False

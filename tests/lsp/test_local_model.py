@@ -4,6 +4,7 @@ in-process, with no network (the server runs in a network namespace of its own).
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -78,3 +79,16 @@ async def test_the_local_chat_path_answers() -> None:
     assert 0 < generation.output_tokens <= 48
     assert generation.usage_reported
     assert await backend.window() == 8192  # llama.context_length of the bundled file
+
+
+def test_the_readme_quickstart_completes_the_sample_file(hermetic_env: dict[str, str]) -> None:
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [*offline_command()[:-1], "complete", "examples/stats.py:16:12", "--json"],
+        cwd=root, env=hermetic_env, capture_output=True, text=True, timeout=180)
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["profile"] == "local"
+    assert report["model"].endswith(".gguf")
+    assert report["text"].strip(), report
