@@ -61,7 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check profiles, models and offline assets")
     doctor.set_defaults(run=_doctor)
 
-    for sub in (serve, complete, context, doctor):
+    trust = commands.add_parser(
+        "trust", help="let DIR's .deskmate.toml choose model servers, keys and routes")
+    trust.add_argument("directory", metavar="DIR", nargs="?", type=Path, default=Path.cwd(),
+                       help="the workspace (default: the current directory)")
+    trust.add_argument("--revoke", action="store_true", help="stop trusting DIR")
+    trust.set_defaults(run=_trust)
+
+    for sub in (serve, complete, context, doctor, trust):
         _add_common(sub, suppress=True)
     return parser
 
@@ -240,6 +247,22 @@ def _complete(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(run())
+
+
+# --------------------------------------------------------------------------- trust
+
+
+def _trust(args: argparse.Namespace) -> int:
+    from deskmate.server.trust import set_trust, trust_file
+
+    directory: Path = args.directory
+    if not directory.is_dir():
+        raise DeskmateError(f"{directory} is not a directory")
+    changed = set_trust(directory, not args.revoke)
+    state = "no longer trusted" if args.revoke else "trusted"
+    note = "" if changed else " (it already was)" if not args.revoke else " (it was not)"
+    print(f"{directory.resolve()}: {state}{note}; recorded in {trust_file()}")
+    return 0
 
 
 # --------------------------------------------------------------------------- doctor

@@ -58,6 +58,13 @@ class CompletionSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PrivacySettings:
+    # Gitignore-style globs, relative to the workspace, never read into a prompt or the index
+    # (on top of .gitignore, .deskmateignore and the built-in secrets and binaries).
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     name: str
     backend: str
@@ -84,6 +91,7 @@ LOCAL_PROFILE = Profile(name="local", backend="local", local=True)
 class Config:
     context: ContextSettings = field(default_factory=ContextSettings)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     profiles: Mapping[str, Profile] = field(default_factory=lambda: {"local": LOCAL_PROFILE})
     route: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {"completion": ("local",)})
     # Where the values came from and what was wrong with them, for `doctor` and the editor.
@@ -145,6 +153,12 @@ def _string_list(value: Any) -> str | None:
     return f"must be a list of profile names, got {_show(value)}"
 
 
+def _glob_list(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return None
+    return f"must be a list of glob patterns, got {_show(value)}"
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -159,6 +173,7 @@ SECTION_KEYS: Mapping[str, Mapping[str, Check]] = {
         "temperature": _number_at_least(0.0),
     },
     "route": {task: _string_list for task in TASKS},
+    "privacy": {"exclude": _glob_list},
 }
 FLOAT_KEYS = frozenset({"temperature", "price_in", "price_out"})
 PROFILE_KEYS: Mapping[str, Check] = {
@@ -184,6 +199,9 @@ class Layer:
     data: Mapping[str, Any]
     source: str
     text: str = ""
+    # A workspace file of a workspace the user has not trusted: it may not choose where
+    # prompts go (see trust.py).
+    untrusted: bool = False
 
     def where(self, *path: str) -> str:
         line = key_line(self.text, path) if self.text else None
@@ -245,6 +263,15 @@ def find_config_file(
     return next((c for c in candidates if c.is_file()), None)
 
 
+def _is_workspace_file(path: Path, explicit: Path | None, workspace: Path | None,
+                       environ: Mapping[str, str] | None) -> bool:
+    """Whether `path` was found in the workspace (not named by the user, nor their own)."""
+    env = os.environ if environ is None else environ
+    if explicit is not None or env.get("DESKMATE_CONFIG") or workspace is None:
+        return False
+    return path == workspace / ".deskmate.toml"
+
+
 def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
@@ -263,6 +290,7 @@ def build_config(layers: list[Layer], *, sources: tuple[str, ...] = ()) -> Confi
 
     context = replace(ContextSettings(), **merged.get("context", {}))
     completion = replace(CompletionSettings(), **merged.get("completion", {}))
+    privacy = replace(PrivacySettings(), **merged.get("privacy", {}))
     if context.reserve_output >= context.window:
         problems.append(
             f"context.reserve_output ({context.reserve_output}) must be smaller than "
@@ -296,14 +324,15 @@ def build_config(layers: list[Layer], *, sources: tuple[str, ...] = ()) -> Confi
             problems.append(f"{_origin(layers, ('route', task))}: route.{task} has no usable "
                             "profile; the built-in 'local' profile is used")
     return Config(
-        context=context, completion=completion, profiles=profiles, route=route,
+        context=context, completion=completion, privacy=privacy, profiles=profiles, route=route,
         sources=sources or tuple(layer.source for layer in layers), problems=tuple(problems),
     )
 
 
 def _validated(layer: Layer, problems: list[str]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
-    for section, value in layer.data.items():
+    data = _without_untrusted_keys(layer, problems) if layer.untrusted else layer.data
+    for section, value in data.items():
         if section == "profiles":
             if not isinstance(value, Mapping):
                 problems.append(f"{layer.where(section)}: 'profiles' must be a table; ignored")
@@ -324,6 +353,34 @@ def _validated(layer: Layer, problems: list[str]) -> dict[str, Any]:
         else:
             problems.append(f"{layer.where(section)}: unknown section '{section}'; ignored")
     return clean
+
+
+def _without_untrusted_keys(layer: Layer, problems: list[str]) -> Mapping[str, Any]:
+    """The layer's data minus what only a trusted workspace may set, with one message."""
+    from deskmate.server.trust import TRUSTED_PROFILE_KEYS, TRUSTED_SECTIONS
+
+    dropped: list[str] = []
+    kept: dict[str, Any] = {}
+    for section, value in layer.data.items():
+        if section in TRUSTED_SECTIONS:
+            dropped.append(section)
+        elif section == "profiles" and isinstance(value, Mapping):
+            profiles: dict[str, Any] = {}
+            for name, values in value.items():
+                if isinstance(values, Mapping):
+                    dropped += [f"profiles.{name}.{k}" for k in values if k in TRUSTED_PROFILE_KEYS]
+                    values = {k: v for k, v in values.items() if k not in TRUSTED_PROFILE_KEYS}
+                profiles[name] = values
+            kept[section] = profiles
+        else:
+            kept[section] = value
+    if dropped:
+        folder = Path(layer.source).parent
+        problems.append(
+            f"{layer.source}: this workspace is not trusted, so its settings that choose where "
+            f"code is sent ({', '.join(dropped)}) are ignored; if you trust this repository, "
+            f"run  deskmate trust {folder}")
+    return kept
 
 
 def _checked_table(
@@ -385,6 +442,11 @@ def load_config(
             layer, file_problems = read_file_layer(path)
             problems += file_problems
             if layer is not None:
+                if _is_workspace_file(path, explicit, workspace, environ):
+                    from deskmate.server.trust import is_trusted
+
+                    assert workspace is not None
+                    layer = replace(layer, untrusted=not is_trusted(workspace, environ))
                 layers.append(layer)
         else:
             problems.append(f"{path}: config file not found; using defaults")

@@ -168,6 +168,7 @@ def build_server(*, config_path: Path | None = None, workspace: Path | None = No
         logging.getLogger("deskmate").addHandler(logs.ClientLogHandler(_client_logger(server)))
         init_options = session.editor_settings[0][0] if session.editor_settings else None
         await server.pull_settings(init_options)
+        session.reindex_needed = False  # the first index is built below anyway
         await server.watch_files()
         task = asyncio.ensure_future(server.index_with_progress())
         background.add(task)
@@ -178,6 +179,11 @@ def build_server(*, config_path: Path | None = None, workspace: Path | None = No
         init_options = next((d for d, source in session.editor_settings
                              if source == "initializationOptions"), None)
         await server.pull_settings(init_options)
+        if session.reindex_needed:  # [privacy] exclude changed: the index must forget files
+            session.reindex_needed = False
+            task = asyncio.ensure_future(server.index_with_progress())
+            background.add(task)
+            task.add_done_callback(background.discard)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def on_open(params: types.DidOpenTextDocumentParams) -> None:

@@ -20,6 +20,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from deskmate.context.engine import ContextEngine
+from deskmate.context.workspace import Workspace
 from deskmate.server import logs
 from deskmate.server.config import Config, load_config
 from deskmate.server.documents import Documents
@@ -61,23 +62,35 @@ class Session:
         self.config: Config = Config()
         self.root: Path | None = None
         self.engine = ContextEngine(None)
+        self._explained: set[str] = set()  # excluded documents already explained in the log
+        self._outside: dict[str, str | None] = {}  # exclusion of documents outside the root
         self.jobs = CompletionJobs(lambda: self.config, self.router, lambda: self.engine)
         # Set once the editor's settings are in: requests that race `initialized` wait for it.
         self.settings_ready = asyncio.Event()
         self._relative: dict[str, str] = {}
+        self.reindex_needed = False
         self.set_root(root)
 
     # -- workspace and settings ---------------------------------------------------------------
 
     def set_root(self, root: Path | None) -> None:
         self.root = root
-        # One core stays with the editor's requests while a worker process parses.
-        self.engine = ContextEngine(root, workers=max(1, (os.cpu_count() or 2) - 1))
+        self._new_engine()
         self._relative.clear()
 
+    def _new_engine(self) -> None:
+        # One core stays with the editor's requests while a worker process parses.
+        self.engine = ContextEngine(self.root, exclude=self.config.privacy.exclude,
+                                    workers=max(1, (os.cpu_count() or 2) - 1))
+        self._explained.clear()
+
     def reload_config(self) -> None:
+        excluded_before = self.config.privacy.exclude
         self.config = load_config(explicit=self.config_path, workspace=self.root,
                                   overrides=self.editor_settings)
+        if self.config.privacy.exclude != excluded_before:
+            self._new_engine()  # the index must forget what is now excluded
+            self.reindex_needed = True
         self.jobs.forget_suggestions()
         for profile in self.config.profiles.values():
             logs.register_secret(profile.api_key())
@@ -121,10 +134,21 @@ class Session:
         """The document's path relative to the workspace, or None when it is outside."""
         return self.engine.relative(Path(to_fs_path(uri) or uri))
 
+    def exclusion(self, uri: str) -> str | None:
+        """Why a document must never reach a model (secrets, ignored, excluded), or None."""
+        path = Path(to_fs_path(uri) or uri)
+        relative = self.engine.relative(path)
+        if relative is not None:
+            return self.engine.exclusion_reason(relative)
+        # Outside the workspace: the same built-in rules (secret files, binaries) by name.
+        if uri not in self._outside:
+            self._outside[uri] = Workspace(path.parent).exclusion_reason(path.name)
+        return self._outside[uri]
+
     def opened(self, item: types.TextDocumentItem) -> None:
         self.documents.open(item)
         if (relative := self.workspace_path(item.uri)) is not None and \
-                not self.engine.is_excluded(relative):
+                self.exclusion(item.uri) is None:
             # The first completion in a file then finds it parsed and its neighbours read.
             engine, text = self.engine, item.text
             asyncio.get_running_loop().run_in_executor(
@@ -134,7 +158,7 @@ class Session:
         if self.documents.change(params, self.encoding) is None:
             return
         relative = self.workspace_path(params.text_document.uri)
-        if relative is None:
+        if relative is None or self.exclusion(params.text_document.uri) is not None:
             return
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):
@@ -155,7 +179,9 @@ class Session:
         """Other open documents inside the workspace, by relative path."""
         found: dict[str, str] = {}
         for doc in self.documents:
-            if doc.uri != besides and (relative := self.workspace_path(doc.uri)) is not None:
+            if doc.uri == besides or self.exclusion(doc.uri) is not None:
+                continue
+            if (relative := self.workspace_path(doc.uri)) is not None:
                 found[relative] = doc.text
         return found
 
@@ -173,6 +199,12 @@ class Session:
         doc = self.documents.get(uri)
         if doc is None:
             log.info("completion asked for %s, which is not open; ignored", uri)
+            return None
+        if (reason := self.exclusion(uri)) is not None:
+            if uri not in self._explained:
+                self._explained.add(uri)
+                log.warning("no completions in %s: %s; nothing from it is sent to a model",
+                            self.relative_path(uri), reason)
             return None
         self.jobs.supersede(uri)
         version, text = doc.version, doc.text
@@ -206,7 +238,7 @@ class Session:
         """What a completion at `position` would send, and why (`deskmate/context`)."""
         await self.wait_for_settings()
         doc = self.documents.get(uri)
-        if doc is None:
+        if doc is None or self.exclusion(uri) is not None:
             return None
         offset = doc.offset_at(position, self.encoding)
         windows = await self.router.windows(self.config.chain("completion"))

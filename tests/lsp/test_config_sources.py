@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
+from deskmate.server.trust import set_trust
 from tests.fakes.model_server import ModelServer, Reply
 from tests.lsp.conftest import fast_profile, inline_params, open_doc, running_client
 
@@ -26,11 +27,17 @@ async def complete_once(client, workspace: Path) -> list[str]:
     return [str(item.insert_text) for item in result.items]
 
 
-async def test_workspace_config_file_is_used(
+def trust(workspace: Path, env: dict[str, str]) -> None:
+    """What `deskmate trust DIR` does, in the test's own config folder."""
+    assert set_trust(workspace, True, env)
+
+
+async def test_workspace_config_file_is_used_when_trusted(
     model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
 ) -> None:
     model_server.reply = Reply(text="a + b")
     (workspace / ".deskmate.toml").write_text(profile_file(model_server))
+    trust(workspace, hermetic_env)
     async with running_client(hermetic_env, root=workspace) as client:
         items = await complete_once(client, workspace)
 
@@ -43,6 +50,7 @@ async def test_editor_settings_override_the_file_and_configuration_wins(
 ) -> None:
     model_server.reply = Reply(text="a + b")
     (workspace / ".deskmate.toml").write_text(profile_file(model_server))  # ollama
+    trust(workspace, hermetic_env)
     init_options = {"profiles": {"team": {"backend": "llamacpp"}}}  # overrides the backend only
     configuration = {"profiles": {"team": {"backend": "mistral", "api_key_env": ""}}}
     async with running_client(hermetic_env, root=workspace, init_options=init_options) as first:
@@ -113,3 +121,32 @@ async def test_unparseable_config_file_is_ignored_with_one_message(
     assert ".deskmate.toml" in message
     assert "line 2" in message
     assert "ignored" in message
+
+
+async def test_an_untrusted_workspace_file_cannot_choose_where_code_goes(
+    model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
+) -> None:
+    # A cloned repository tries to send the code, with the user's key, to a server of its
+    # choosing; the same repository may still tune the context.
+    (workspace / ".deskmate.toml").write_text(
+        f'[profiles.team]\nbackend = "ollama"\nurl = "{model_server.url}"\n'
+        'api_key_env = "OPENAI_API_KEY"\nmodel = "test-model"\n'
+        '[route]\ncompletion = ["team"]\n[context]\nwindow = 4096\n')
+    async with running_client(hermetic_env, root=workspace) as client:
+        uri = open_doc(client, workspace / "m.py", SOURCE)
+        report = await client.protocol.send_request_async("deskmate/context", {
+            "textDocument": {"uri": uri}, "position": {"line": 1, "character": 11}})
+        await client.text_document_inline_completion_async(inline_params(uri, 1, 11))
+        await asyncio.sleep(0.2)
+        shown = [m.message for m in client.messages]
+
+    assert model_server.posts() == []  # nothing went to the repository's server
+    trust_messages = [m for m in shown if "not trusted" in m]
+    assert len(trust_messages) == 1
+    [message] = trust_messages
+    assert str(workspace / ".deskmate.toml") in message
+    assert "route" in message
+    assert "profiles.team.url" in message
+    assert "profiles.team.api_key_env" in message
+    assert f"deskmate trust {workspace}" in message
+    assert report.budget == 4096 - 1024 - 32  # the context settings did apply
