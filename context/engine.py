@@ -96,7 +96,11 @@ class ContextEngine:
         the workspace) within `budget` tokens."""
         language = language_for_path(path) or ""
         now = time.monotonic()
-        recent = [RecentEdit(e.path, e.line, now - e.at) for e in reversed(self._edits)]
+        recent = [RecentEdit(e.path, e.line, now - e.at) for e in reversed(self._edits)
+                  if not self.is_excluded(e.path)]
+        # The same rules as the index's, whatever the caller passes: no excluded file in.
+        open_documents = {p: t for p, t in (open_documents or {}).items()
+                          if not self.is_excluded(p)}
         with self._lock:
             candidates = self.retriever.candidates(
                 Cursor(path=path, language=language, text=text, offset=offset),
