@@ -53,7 +53,7 @@ def rss_mb(pid: int) -> float:
 async def soak(minutes: float) -> dict[str, Any]:
     model = ModelServer(reply=Reply(text=sample.SUGGESTION, first_byte_delay_s=0.05)).start()
     samples: list[tuple[float, float]] = []
-    requests = answered = cancelled = 0
+    requests = answered = cancelled = late = 0
     try:
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder)
@@ -88,6 +88,8 @@ async def soak(minutes: float) -> dict[str, Any]:
                         answered += 1
                     except JsonRpcRequestCancelled:
                         cancelled += 1
+                    except TimeoutError:
+                        late += 1
                     version += 1  # ...then delete it again
                     client.text_document_did_change(types.DidChangeTextDocumentParams(
                         text_document=types.VersionedTextDocumentIdentifier(uri=uri,
@@ -104,7 +106,7 @@ async def soak(minutes: float) -> dict[str, Any]:
     finally:
         model.stop()
     return {"samples": samples, "requests": requests, "backend_calls": len(model.posts()),
-            "answered": answered, "cancelled": cancelled}
+            "answered": answered, "cancelled": cancelled, "late": late}
 
 
 def _retrieved(future: asyncio.Future[Any]) -> None:
