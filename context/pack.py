@@ -7,8 +7,9 @@ and 1-based inclusive line range, so a user can see exactly what was sent and wh
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from deskmate.context import privacy
 from deskmate.context.budget import count_line_tokens, count_tokens, encoding
 from deskmate.context.retrieve import Candidate
 
@@ -175,6 +176,7 @@ class ContextWindow:
     tokens: int  # snippets + prefix + suffix, never above `budget`
     budget: int
     sections: tuple[Section, ...]  # every candidate's decision, snippets and cursor
+    redactions: int = 0  # secrets replaced by privacy.PLACEHOLDER in the text above
 
     @property
     def block(self) -> str:
@@ -202,11 +204,15 @@ def pack_context(
     comment: Callable[[str], str],
 ) -> ContextWindow:
     """Fill `budget` tokens: the cursor's surroundings and the candidates worth the most per
-    token. `comment(path)` gives the line-comment prefix for a path's language."""
+    token. `comment(path)` gives the line-comment prefix for a path's language.
+
+    Every section is redacted (`privacy`) once chosen, before anything can be sent: the prefix
+    and the suffix separately, so the cursor stays where it is, and each snippet."""
+    offset = max(0, min(offset, len(text)))
     costs = {c.key: _snippet_tokens(c, comment) for c in candidates}
     wanted = sum(costs[c.key] for c in candidates if not c.supersedes)
-    cursor = pack_cursor(text, offset, budget=budget - min(int(budget * RETRIEVAL_SHARE), wanted),
-                         path=path)
+    cursor_budget = budget - min(int(budget * RETRIEVAL_SHARE), wanted)
+    cursor = pack_cursor(text, offset, budget=cursor_budget, path=path)
     covered = (cursor.sections[0].start_line,
                cursor.sections[1].end_line if cursor.sections[1].included else
                cursor.sections[0].end_line)
@@ -238,13 +244,31 @@ def pack_context(
         decisions[key] = (True, candidate.reason)
         room -= cost
 
+    # Least valuable first: the order of the prompt, and of dropping should redaction have
+    # made anything longer in tokens (a secret cut by the cursor becomes two placeholders).
     included = sorted(chosen.values(), key=lambda c: (c.score, c.path, c.start_line))
+    cursor, redactions = _redacted_cursor(text, offset, cursor)
+    clean: list[tuple[Candidate, int]] = []
+    for candidate in included:
+        redacted, count = privacy.redact(candidate.text)
+        if count:
+            candidate = replace(candidate, text=redacted)
+            costs[candidate.key] = _snippet_tokens(candidate, comment)
+        clean.append((candidate, count))
+    while clean and cursor.tokens + sum(costs[c.key] for c, _ in clean) > budget:
+        dropped, _ = clean.pop(0)
+        decisions[dropped.key] = (False, "no room left in the budget after redaction")
+    while cursor.tokens > budget and cursor_budget > 0:
+        cursor_budget -= cursor.tokens - budget
+        cursor, redactions = _redacted_cursor(
+            text, offset, pack_cursor(text, offset, budget=max(cursor_budget, 0), path=path))
+
     snippets = tuple(
         Snippet(path=c.path, start_line=c.start_line, end_line=c.end_line,
                 text=c.text if c.text.endswith("\n") else c.text + "\n",
                 header=f"{comment(c.path)} {c.path}:{c.start_line}-{c.end_line}", kind=c.kind)
-        for c in included)
-    used = sum(costs[c.key] for c in included)
+        for c, _ in clean)
+    used = sum(costs[c.key] for c, _ in clean)
     sections = tuple(
         Section(kind=c.kind, path=c.path, start_line=c.start_line, end_line=c.end_line,
                 tokens=costs[c.key], score=round(c.score, 4),
@@ -253,7 +277,27 @@ def pack_context(
                 included=decisions[c.key][0])
         for c in candidates if c.key in decisions)
     return ContextWindow(cursor=cursor, snippets=snippets, tokens=used + cursor.tokens,
-                         budget=budget, sections=cursor.sections + sections)
+                         budget=budget, sections=cursor.sections + sections,
+                         redactions=redactions + sum(count for _, count in clean))
+
+
+def _redacted_cursor(text: str, offset: int, cursor: PackedContext) -> tuple[PackedContext, int]:
+    """`cursor` with the secrets in its prefix and suffix replaced, its token counts updated;
+    and how many secrets that was."""
+    start, end = offset - len(cursor.prefix), offset + len(cursor.suffix)
+    prefix, suffix, count = privacy.redact_around(text, start, offset, end)
+    if not count:
+        return cursor, 0
+    prefix_tokens, suffix_tokens = _text_tokens(prefix), _text_tokens(suffix)
+    sections = (replace(cursor.sections[0], tokens=prefix_tokens),
+                replace(cursor.sections[1], tokens=suffix_tokens))
+    return PackedContext(prefix=prefix, suffix=suffix, tokens=prefix_tokens + suffix_tokens,
+                         budget=cursor.budget, sections=sections), count
+
+
+def _text_tokens(text: str) -> int:
+    """Per line, like the packer counts: an upper bound of the joined count."""
+    return sum(count_line_tokens(line) for line in text.splitlines(keepends=True))
 
 
 def _snippet_tokens(candidate: Candidate, comment: Callable[[str], str]) -> int:

@@ -93,6 +93,7 @@ def context_report(window: ContextWindow, *, elapsed_ms: float, index_ms: float
         "sections": [{"kind": s.kind, "path": s.path, "start_line": s.start_line,
                       "end_line": s.end_line, "tokens": s.tokens, "score": s.score,
                       "reason": s.reason, "included": s.included} for s in window.sections],
+        "redactions": window.redactions,  # secrets replaced by a placeholder in `prompt`
     }
 
 

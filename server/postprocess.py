@@ -4,11 +4,16 @@ The rules, in order: a mid-line cursor gets one line; stop where the model start
 code after the cursor; stop at the end of the enclosing block (indentation); never close a
 bracket the suffix already closes; never leave a truncated answer with open brackets; drop
 answers that are only whitespace. `cut_point` finds the first rule that fires, so the same
-rules can stop a stream early (`KeepGoing`) and clean the final text (`clean`)."""
+rules can stop a stream early (`KeepGoing`) and clean the final text (`clean`).
+
+Before all of them: an answer is cut before the placeholder that stands for a redacted secret in
+the prompt (before its line, when that is not the cursor's); the editor never inserts it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from deskmate.context.privacy import PLACEHOLDER
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {v: k for k, v in OPENERS.items()}
@@ -41,6 +46,11 @@ class Surroundings:
 
 def clean(text: str, around: Surroundings, *, truncated: bool = False) -> str:
     """The part of `text` worth showing ('' when nothing is)."""
+    if (secret := text.find(PLACEHOLDER)) >= 0:
+        # What came before the placeholder is all there is: treat it as cut short. On the
+        # cursor's line that is the text up to it; below, the lines before its line.
+        line_start = text.rfind("\n", 0, secret)
+        text, truncated = text[:secret if line_start < 0 else line_start], True
     text = text[: cut_point(text, around, final=True)]
     text = _drop_repeated_closers(text, around)
     if truncated:
@@ -56,6 +66,8 @@ class KeepGoing:
         self.around = around
 
     def __call__(self, text: str) -> bool:
+        if PLACEHOLDER in text:
+            return False  # nothing after it will be shown
         return cut_point(text, self.around, final=False) >= len(text)
 
 

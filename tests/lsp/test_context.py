@@ -21,7 +21,7 @@ def compute_total(items, tax):
     return subtotal * (1 + tax)
 '''
 APP = "from shop.pricing import compute_total\n\n\ndef checkout(cart):\n    total = \n"
-FIELDS = {"budget", "tokens", "prompt", "elapsed_ms", "index_ms", "sections"}
+FIELDS = {"budget", "tokens", "prompt", "elapsed_ms", "index_ms", "sections", "redactions"}
 SECTION_FIELDS = {"kind", "path", "start_line", "end_line", "tokens", "score", "reason",
                   "included"}
 

@@ -190,6 +190,8 @@ def test_the_workspace_defaults_to_the_git_root_of_the_file(
     # A config in the current directory must not be the one used.
     (elsewhere / ".deskmate.toml").write_text(
         profile_toml(f"http://127.0.0.1:{closed_port()}", name="cwd"), encoding="utf-8")
+    for folder in (repo, elsewhere):  # workspace files choose servers only once trusted
+        assert run(["trust", str(folder)], hermetic_env, tmp_path).returncode == 0
 
     result = run(["complete", f"{source}:2:5", "--json"], hermetic_env, elsewhere)
 
@@ -209,6 +211,7 @@ def test_outside_git_the_workspace_is_the_current_directory(
     (tmp_path / "cwd" / ".deskmate.toml").write_text(profile_toml(model_server.url, name="here"),
                                                      encoding="utf-8")
     (tmp_path / "a.py").write_text("x = \n", encoding="utf-8")
+    assert run(["trust", str(tmp_path / "cwd")], hermetic_env, tmp_path).returncode == 0
 
     result = run(["complete", f"{tmp_path / 'a.py'}:1:5", "--json"], hermetic_env,
                  tmp_path / "cwd")
