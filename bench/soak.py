@@ -83,6 +83,7 @@ async def soak(minutes: float) -> dict[str, Any]:
                         pending.add_done_callback(_retrieved)
                         requests += 1
                         await asyncio.sleep(KEY_INTERVAL_S)
+                    assert pending is not None
                     try:
                         await asyncio.wait_for(asyncio.shield(pending), 5)
                         answered += 1

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_no_key_in_logs_or_messages_at_the_highest_verbosity(
     options = {"profiles": {"p": profile}, "route": {"completion": ["p"]},
                "completion": {"debounce_ms": 0}}
     uri = (tmp_path / "m.py").as_uri()
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {},
             "initializationOptions": options}},
