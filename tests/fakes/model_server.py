@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import select
 import socket
 import threading
 import time
@@ -35,6 +36,12 @@ class Reply:
     usage: tuple[int, int] | None = (11, 7)  # prompt, output tokens reported; None: no usage
     finish_reason: str = "stop"
     stream: bool = True  # False: one JSON document even when the client asked for a stream
+    # Accept the connection, read the request, then never send a byte: wait until the client
+    # hangs up (recorded as "client-closed") or the server stops.
+    hang: bool = False
+    # Slow drip: send the headers at once, then the body one byte per `drip_s` seconds (each
+    # byte its own HTTP chunk), so the connection is never idle long enough for a read timeout.
+    drip_s: float = 0.0
 
 
 @dataclass
@@ -122,6 +129,7 @@ class ModelServer:
 class _Handler(BaseHTTPRequestHandler):
     model_server: ModelServer
     protocol_version = "HTTP/1.1"  # keep-alive, like real model servers
+    _drip_s = 0.0  # the current reply's drip interval (see `Reply.drip_s`)
 
     def setup(self) -> None:
         super().setup()
@@ -169,6 +177,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, reply: Reply, body: dict[str, Any]) -> None:
         server = self.model_server
+        self._drip_s = reply.drip_s
+        if reply.hang:
+            self._wait_for_hang_up()
+            return
         if reply.first_byte_delay_s and server.stopping.wait(reply.first_byte_delay_s):
             return
         if reply.raw_body is not None or reply.status != 200:
@@ -205,7 +217,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def _wait_for_hang_up(self) -> None:
+        """Say nothing until the client closes its side (then raise, so the exchange is
+        recorded as "client-closed") or the server stops."""
+        while not self.model_server.stopping.is_set():
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                raise ConnectionResetError("the client hung up")
+
     def _chunk(self, data: bytes) -> None:
+        if self._drip_s:
+            for byte in data:
+                if self.model_server.stopping.wait(self._drip_s):
+                    raise ConnectionAbortedError("the server is stopping")
+                self.wfile.write(b"1\r\n" + bytes([byte]) + b"\r\n")
+                self.wfile.flush()
+            return
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
