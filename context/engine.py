@@ -62,7 +62,7 @@ class ContextEngine:
             return None
         try:
             return path.resolve().relative_to(self.root).as_posix()
-        except (ValueError, OSError):
+        except (ValueError, OSError, RuntimeError):  # RuntimeError: a link loop, Python < 3.13
             return None
 
     def is_excluded(self, relative: str) -> bool:
