@@ -4,7 +4,9 @@ nothing more. State and decisions live in `session.py`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -13,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
-from deskmate.server import logs
+from deskmate.server import logs, transport
 from deskmate.server.documents import units
 from deskmate.server.session import Session
 
@@ -66,6 +69,39 @@ class DeskmateServer(LanguageServer):
         self.client_name = ""
         self._shown: dict[str, float] = {}
         self.session = Session(config_path=config_path, root=workspace, warn=self.warn)
+
+    # pygls' own stream loops are replaced by `transport.serve`: it finds its footing again
+    # after a bad frame and answers every request it cannot take (see transport.py).
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        self._stop_event = threading.Event()
+        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(transport.serve(self._stop_event, reader, self.protocol))
+        except BrokenPipeError:
+            log.error("the connection to the editor is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+    def start_tcp(self, host: str, port: int) -> None:
+        self._stop_event = stop = threading.Event()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)
+            await transport.serve(stop, reader, self.protocol)
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+        async def listen() -> None:
+            self._server = await asyncio.start_server(connection, host, port)
+            log.info("serving LSP on %s:%d", host, port)
+            async with self._server:
+                await self._server.serve_forever()
+
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(listen())
 
     def warn(self, key: str, message: str) -> None:
         """Show a warning, each kind of trouble at most once per NOTICE_INTERVAL_S."""
