@@ -9,7 +9,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deskmate.context.index import BuildStats, WorkspaceIndex, default_cache_dir
@@ -21,6 +21,11 @@ from deskmate.context.workspace import FileEntry, Workspace
 
 RECENT_EDITS = 16
 PREPARE_BUDGET = 2048
+# A document longer than this (the index's own size cap) is read around the cursor only: a
+# slice that starts on a coarse grid, so it stays put while the user types and the live tree
+# is re-parsed incrementally. 16k tokens are ~64 KB of code; the slice holds several times it.
+LARGE_DOCUMENT_CHARS = 1_000_000
+SLICE_BEFORE, SLICE_AFTER, SLICE_GRID = 256_000, 64_000, 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +106,22 @@ class ContextEngine:
         # The same rules as the index's, whatever the caller passes: no excluded file in.
         open_documents = {p: t for p, t in (open_documents or {}).items()
                           if not self.is_excluded(p)}
+        first_line = 1
+        if len(text) > LARGE_DOCUMENT_CHARS:
+            start, end = _slice_around(text, offset)
+            first_line += text.count("\n", 0, start)
+            text, offset = text[start:end], offset - start
         with self._lock:
             candidates = self.retriever.candidates(
                 Cursor(path=path, language=language, text=text, offset=offset),
                 open_documents=open_documents, recent_edits=recent)
-            return pack_context(text, offset, budget=budget, path=path,
-                                candidates=candidates, comment=comment_for)
+            if first_line > 1:  # the slice's own line numbers are the file's, shifted
+                shift = first_line - 1
+                candidates = [replace(c, start_line=c.start_line + shift,
+                                      end_line=c.end_line + shift)
+                              if c.path == path else c for c in candidates]
+            return pack_context(text, offset, budget=budget, path=path, candidates=candidates,
+                                comment=comment_for, first_line=first_line)
 
     def prepare(self, path: str, text: str) -> None:
         """Do a document's first-request work ahead of time (parse it, read and count its
@@ -123,6 +138,20 @@ class ContextEngine:
             return None
         return self.workspace.read_text(FileEntry(path=relative, absolute=absolute,
                                                   size=stat.st_size, mtime_ns=stat.st_mtime_ns))
+
+
+def _slice_around(text: str, offset: int) -> tuple[int, int]:
+    """[start, end) of the part of a large document retrieval reads: whole lines where the
+    document has any, else cut where the budget could never reach anyway."""
+    low = max(offset - SLICE_BEFORE, 0) // SLICE_GRID * SLICE_GRID
+    if low > 0:
+        newline = text.find("\n", low, offset)
+        low = newline + 1 if newline >= 0 else low
+    high = -(-min(offset + SLICE_AFTER, len(text)) // SLICE_GRID) * SLICE_GRID
+    if high < len(text):
+        newline = text.rfind("\n", offset, high)
+        high = newline + 1 if newline >= 0 else high
+    return low, min(high, len(text))
 
 
 def comment_for(path: str) -> str:

@@ -38,11 +38,13 @@ class PackedContext:
     sections: tuple[Section, ...]
 
 
-def pack_cursor(text: str, offset: int, *, budget: int, path: str) -> PackedContext:
-    """Prefix and suffix around `offset` (an index into `text`) within `budget` tokens."""
+def pack_cursor(text: str, offset: int, *, budget: int, path: str,
+                first_line: int = 1) -> PackedContext:
+    """Prefix and suffix around `offset` (an index into `text`) within `budget` tokens.
+    `first_line`: the line number of `text`'s first line (it may be a slice of the file)."""
     offset = max(0, min(offset, len(text)))
     line_start = text.rfind("\n", 0, offset) + 1
-    cursor_line = text.count("\n", 0, offset) + 1
+    cursor_line = text.count("\n", 0, offset) + first_line
 
     # The cursor line before the cursor is always kept (its far end cut if the line alone is
     # over budget); the rest of the cursor line is the suffix's first line.
@@ -202,9 +204,11 @@ def pack_context(
     path: str,
     candidates: Sequence[Candidate],
     comment: Callable[[str], str],
+    first_line: int = 1,
 ) -> ContextWindow:
     """Fill `budget` tokens: the cursor's surroundings and the candidates worth the most per
-    token. `comment(path)` gives the line-comment prefix for a path's language.
+    token. `comment(path)` gives the line-comment prefix for a path's language; `first_line`
+    is the line number of `text`'s first line, and candidates from `path` count the same way.
 
     Every section is redacted (`privacy`) once chosen, before anything can be sent: the prefix
     and the suffix separately, so the cursor stays where it is, and each snippet."""
@@ -212,7 +216,7 @@ def pack_context(
     costs = {c.key: _snippet_tokens(c, comment) for c in candidates}
     wanted = sum(costs[c.key] for c in candidates if not c.supersedes)
     cursor_budget = budget - min(int(budget * RETRIEVAL_SHARE), wanted)
-    cursor = pack_cursor(text, offset, budget=cursor_budget, path=path)
+    cursor = pack_cursor(text, offset, budget=cursor_budget, path=path, first_line=first_line)
     covered = (cursor.sections[0].start_line,
                cursor.sections[1].end_line if cursor.sections[1].included else
                cursor.sections[0].end_line)
@@ -261,7 +265,8 @@ def pack_context(
     while cursor.tokens > budget and cursor_budget > 0:
         cursor_budget -= cursor.tokens - budget
         cursor, redactions = _redacted_cursor(
-            text, offset, pack_cursor(text, offset, budget=max(cursor_budget, 0), path=path))
+            text, offset, pack_cursor(text, offset, budget=max(cursor_budget, 0), path=path,
+                                      first_line=first_line))
 
     snippets = tuple(
         Snippet(path=c.path, start_line=c.start_line, end_line=c.end_line,

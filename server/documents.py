@@ -8,7 +8,7 @@ line, the end of the document."""
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from lsprotocol import types
@@ -40,36 +40,53 @@ def column_to_index(line: str, column: int, encoding: str) -> int:
 
 @dataclass
 class Document:
+    """One open document. Its line table is kept valid from the top down to the last edit
+    and extended only as far as a lookup needs, so a keystroke in a file of millions of
+    lines costs a rescan of the lines below the cursor at most, not of the whole text."""
+
     uri: str
     text: str
     version: int | None
     language_id: str = ""
-    _line_starts: list[int] | None = field(default=None, repr=False)
+    _starts: list[int] = field(default_factory=lambda: [0], repr=False)
+    _scanned: bool = field(default=False, repr=False)  # _starts holds every line
 
     @property
     def line_starts(self) -> list[int]:
-        if self._line_starts is None:
-            self._line_starts = [0] + [m.end() for m in _LINE_BREAK.finditer(self.text)]
-        return self._line_starts
+        """The offset where each line starts (all of them)."""
+        self._scan(until=len(self.text) + 1)
+        return self._starts
+
+    @property
+    def line_count(self) -> int:
+        return len(self.line_starts)
+
+    def line_start(self, line: int) -> int | None:
+        """The offset where line `line` (0-based) starts, or None past the last line."""
+        while len(self._starts) <= line and not self._scanned:
+            self._scan(lines=line + 1 - len(self._starts))
+        return self._starts[line] if line < len(self._starts) else None
 
     def line_text(self, line: int) -> str:
         """Line `line` (0-based) without its line break."""
-        starts = self.line_starts
-        start = starts[line]
-        end = starts[line + 1] if line + 1 < len(starts) else len(self.text)
-        return self.text[start:end].rstrip("\r\n")
+        start = self.line_start(line)
+        if start is None:
+            return ""
+        end = self.line_start(line + 1)
+        return self.text[start:len(self.text) if end is None else end].rstrip("\r\n")
 
     def offset_at(self, position: types.Position, encoding: str) -> int:
-        starts = self.line_starts
-        if position.line >= len(starts):
+        start = self.line_start(position.line)
+        if start is None:
             return len(self.text)
         line = self.line_text(position.line)
-        return starts[position.line] + column_to_index(line, position.character, encoding)
+        return start + column_to_index(line, position.character, encoding)
 
     def position_at(self, offset: int, encoding: str) -> types.Position:
         offset = max(0, min(offset, len(self.text)))
-        line = bisect_right(self.line_starts, offset) - 1
-        start = self.line_starts[line]
+        self._scan(until=offset + 1)
+        line = bisect_right(self._starts, offset) - 1
+        start = self._starts[line]
         if offset > start and self.text[offset - 1:offset + 1] == "\r\n":
             offset -= 1  # between \r and \n is not a position; use the end of the line
         return types.Position(line=line, character=units(self.text[start:offset], encoding))
@@ -79,9 +96,27 @@ class Document:
             start = self.offset_at(change.range.start, encoding)
             end = max(start, self.offset_at(change.range.end, encoding))
             self.text = self.text[:start] + change.text + self.text[end:]
+            # Line starts before the edit still hold; one at the edit itself may not (a
+            # "\r" before it can meet an inserted "\n"), nor any after it.
+            del self._starts[max(bisect_left(self._starts, start), 1):]
         else:
             self.text = change.text
-        self._line_starts = None
+            del self._starts[1:]
+        self._scanned = False
+
+    def _scan(self, *, lines: int | None = None, until: int | None = None) -> None:
+        """Extend the line table by at least `lines` lines, or past offset `until`, or to the
+        end of the text."""
+        if self._scanned:
+            return
+        starts = self._starts
+        wanted = len(starts) + lines if lines is not None else None
+        for match in _LINE_BREAK.finditer(self.text, starts[-1]):
+            starts.append(match.end())
+            if (wanted is not None and len(starts) >= wanted) or \
+                    (until is not None and match.end() >= until):
+                return
+        self._scanned = True
 
 
 class Documents:

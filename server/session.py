@@ -230,7 +230,7 @@ class Session:
                       outcome.latency_ms, g.prompt_tokens, g.output_tokens)
         # Positions are canonical: a column past the line's end means its end.
         at = doc.position_at(offset, self.encoding)
-        word = _WORD_BEFORE.search(text, doc.line_starts[at.line], offset)
+        word = _WORD_BEFORE.search(text, doc.line_start(at.line) or 0, offset)
         return Suggestion(text=outcome.text, at=at, word_before=word.group(0) if word else "")
 
     async def context_at(self, uri: str, position: types.Position,

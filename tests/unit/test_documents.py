@@ -256,3 +256,27 @@ def test_positions_match_the_encoded_line_prefix(text: str, encoding: str) -> No
         # One past the end of the line, in any encoding, is still the end of the line.
         beyond = pos(number, encoded_length(text[start:end], encoding) + 1)
         assert d.offset_at(beyond, encoding) == end
+
+
+RANDOM_EDITS = st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40),
+                                  st.text("ab\r\n", max_size=4), st.integers(0, 12)),
+                        max_size=12)
+
+
+@given(text=st.text("ab\r\n", max_size=40), edits=RANDOM_EDITS)
+def test_the_line_table_after_edits_is_the_same_as_a_fresh_one(
+    text: str, edits: list[tuple[int, int, str, int]]
+) -> None:
+    """The line table is kept valid down to each edit and extended lazily; whatever was looked
+    up before an edit, it ends up equal to one computed from scratch."""
+    d = doc(text)
+    for start, end, inserted, looked_up in edits:
+        d.line_start(looked_up)  # a partial table, as a completion request leaves it
+        begin, stop = sorted((min(start, len(d.text)), min(end, len(d.text))))
+        d.apply(types.TextDocumentContentChangePartial(
+            range=types.Range(start=d.position_at(begin, UTF32), end=d.position_at(stop, UTF32)),
+            text=inserted), UTF32)
+        assert d.text == (fresh := doc(d.text)).text
+        assert d.line_start(looked_up) == (fresh.line_starts[looked_up]
+                                           if looked_up < len(fresh.line_starts) else None)
+        assert d.line_starts == fresh.line_starts
