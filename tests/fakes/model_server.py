@@ -14,6 +14,7 @@ import argparse
 import json
 import select
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ class ModelServer:
 
     def start(self) -> ModelServer:
         handler = type("Handler", (_Handler,), {"model_server": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
+        self._httpd = _QuietServer(("127.0.0.1", self.port), handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
@@ -124,6 +125,14 @@ class ModelServer:
                 return True
             time.sleep(0.01)
         return False
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up (Deskmate cancelling a stream) is normal here, not a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
