@@ -123,6 +123,8 @@ class Retriever:
                 # `from pkg import module`, Java's `import a.b.C`, Rust's `use a::b::C`: the
                 # name may be a module (or a file's own item) rather than something in `pkg`.
                 separator = "::" if cursor.language == "rust" else "."
+                if imported.module.endswith("."):  # `from . import module`: ".module"
+                    separator = ""
                 inner, _ = self._resolve(cursor, Import(imported.module + separator + original))
                 if inner and not self._definitions_in(inner, original):
                     modules[local] = (imported, inner)

@@ -412,3 +412,43 @@ def test_worker_processes_build_the_same_index(tmp_path: Path,
     for n in range(60):
         assert pooled.index.definitions_named(f"function_{n}") == \
             alone.index.definitions_named(f"function_{n}")
+
+
+def test_a_module_imported_from_its_own_package_resolves_to_the_module(tmp_path: Path) -> None:
+    """`from . import util` then `util.debug(...)`: util.py, not the package's __init__."""
+    project = Project(
+        files={
+            "pkg/__init__.py": src('''
+                """The package."""
+                '''),
+            # Where `..util` (the package's parent's util) would lead: the wrong debug.
+            "util.py": src('''
+                def debug(message, level):
+                    """Print at a level."""
+                '''),
+            "pkg/util.py": src('''
+                def debug(message):
+                    """Log a debug message."""
+                    print(message)
+                '''),
+            "pkg/managers.py": src('''
+                from . import util
+
+
+                def serve(request):
+                    util.debug("serving")
+                    <|>
+                '''),
+        },
+        current="pkg/managers.py", defined_in="pkg/util.py", definition=(1, 3), name="debug")
+    engine = ContextEngine(make(tmp_path, project.files), use_cache=False)
+    engine.build_index()
+
+    window = window_at(engine, project, budget=2000)
+
+    [ours] = [s for s in window.sections if s.included and s.kind == "definition"
+              and s.path == "pkg/util.py"]
+    assert (ours.start_line, ours.end_line) == (1, 3)
+    assert "util.debug" in ours.reason  # resolved through the import, not found by name
+    # The other debug may come by name, but counts for less.
+    assert all(s.score < ours.score for s in window.sections if s.path == "util.py")
