@@ -121,3 +121,12 @@ def send_request(client: LanguageClient, method: str, params: Any, *, msg_id: st
                  ) -> asyncio.Task[Any]:
     """Send a request with a known id (so a test can cancel it) and return its pending answer."""
     return asyncio.ensure_future(client.protocol.send_request_async(method, params, msg_id=msg_id))
+
+
+def plain(value: Any) -> Any:
+    """pygls hands a custom request's result back as named tuples; turn them into data."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

@@ -10,7 +10,7 @@ from typing import Any
 from lsprotocol import types
 
 from tests.fakes.model_server import ModelServer, Reply
-from tests.lsp.conftest import fast_profile, inline_params, open_doc, running_client
+from tests.lsp.conftest import fast_profile, inline_params, open_doc, plain, running_client
 
 PRICING = '''"""Prices."""
 
@@ -39,15 +39,6 @@ async def context(client: Any, uri: str, line: int, character: int) -> dict[str,
     report = plain(result)
     assert isinstance(report, dict)
     return report
-
-
-def plain(value: Any) -> Any:
-    """pygls hands a custom request's result back as named tuples; turn them into data."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 async def wait_for_index(client: Any) -> None:

@@ -24,7 +24,7 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from tests.fakes.model_server import ModelServer, Reply
-from tests.lsp.conftest import CLIENT_NAMES, capabilities
+from tests.lsp.conftest import CLIENT_NAMES, capabilities, plain
 
 # The job deadline the backend-fault cases run under, and the slack allowed past it (process
 # scheduling on a loaded 2-core machine, the LSP round trip).
@@ -175,15 +175,6 @@ async def context_report(client: LanguageClient, uri: str, line: int, character:
     result = await client.protocol.send_request_async("deskmate/context", {
         "textDocument": {"uri": uri}, "position": {"line": line, "character": character}})
     return plain(result)
-
-
-def plain(value: Any) -> Any:
-    """pygls hands a custom request's result back as named tuples; turn them into data."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 # --------------------------------------------------------------------------- raw stdio

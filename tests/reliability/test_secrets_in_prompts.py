@@ -16,7 +16,7 @@ from lsprotocol import types
 
 from deskmate.context.privacy import PLACEHOLDER
 from tests.fakes.model_server import ModelServer, Reply
-from tests.lsp.conftest import fast_profile, inline_params, open_doc, running_client
+from tests.lsp.conftest import fast_profile, inline_params, open_doc, plain, running_client
 
 _RNG = random.Random(7)
 ALNUM = string.ascii_letters + string.digits
@@ -70,15 +70,6 @@ async def wait_for_index(client: Any) -> None:
                 return
         await asyncio.sleep(0.05)
     raise AssertionError(f"no end of indexing progress: {client.progress_reports}")
-
-
-def plain(value: Any) -> Any:
-    """pygls hands a custom request's result back as named tuples; turn them into data."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def sent(model_server: ModelServer) -> str:
