@@ -73,22 +73,38 @@ class CountedFile:
 def windows(path: str, text: str, *, size: int = WINDOW_LINES,
             stride: int = STRIDE_LINES) -> Iterable[Window]:
     lines = text.splitlines(keepends=True)
-    for start in range(0, max(len(lines) - size, 0) + 1, stride):
+    starts = list(range(0, max(len(lines) - size, 0) + 1, stride))
+    if starts[-1] + size < len(lines):  # a last, shorter window so the file's end is in one
+        starts.append(starts[-1] + stride)
+    for start in starts:
         chunk = lines[start:start + size]
         if any(line.strip() for line in chunk):
             yield Window(path, start + 1, start + len(chunk), "".join(chunk))
 
 
 def counted_file(path: str, text: str) -> CountedFile:
-    """Term counts of a file's windows: computed once per file version."""
+    """Term counts of a file's windows: computed once per file version. Windows overlap by
+    whole strides, so each stride of lines is counted once and a window's counts are the sum
+    of its strides' (words never span lines): half the tokenizing of counting each window."""
+    lines = text.splitlines(keepends=True)
+    strides = [term_counts("".join(lines[start:start + STRIDE_LINES]))
+               for start in range(0, len(lines), STRIDE_LINES)]
+    per_window = WINDOW_LINES // STRIDE_LINES
     counted = []
     postings: dict[str, list[int]] = {}
     for number, window in enumerate(windows(path, text)):
-        counts = term_counts(window.text)
+        first = (window.start_line - 1) // STRIDE_LINES
+        counts = strides[first].copy()
+        for following in strides[first + 1:first + per_window]:
+            counts.update(following)
         counted.append(CountedWindow(window, counts, sum(counts.values())))
         for term in counts:
             postings.setdefault(term, []).append(number)
     return CountedFile(tuple(counted), postings)
+
+
+# counted_file sums whole strides: a window must be made of them.
+assert WINDOW_LINES % STRIDE_LINES == 0
 
 
 def best_windows(query: Iterable[str], files: Sequence[CountedFile], *,
