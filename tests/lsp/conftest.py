@@ -55,26 +55,44 @@ def server_capabilities(client: LanguageClient) -> types.ServerCapabilities:
 async def running_client(
     env: dict[str, str], *, editor: str = "vscode", inline: bool = True,
     init_options: dict[str, Any] | None = None, root: Path | None = None,
-    configuration: dict[str, Any] | None = None,
+    configuration: dict[str, Any] | None = None, shutdown_s: float | None = None,
 ) -> AsyncIterator[LanguageClient]:
+    """`deskmate serve` as a real process, initialized as `editor` would. With `shutdown_s`,
+    start-up and shutdown are bounded: a server that does not shut down within `shutdown_s`
+    is killed, and that fails the test (unless it failed already), so a hung server can
+    never hang the suite."""
     client = await ClientServerConfig(server_command=SERVER, server_env=env).start()
     assert isinstance(client, LanguageClient)
     if configuration is not None:
         client.set_configuration(configuration, section="deskmate")
-    result = await client.initialize_session(types.InitializeParams(
-        capabilities=capabilities(editor, inline=inline),
-        client_info=types.ClientInfo(name=CLIENT_NAMES[editor]),
-        initialization_options=init_options,
-        root_uri=root.as_uri() if root else None,
-        workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")] if root else None,
-    ))
-    _INIT_RESULTS[id(client)] = result
+    failed = True
     try:
+        result = await asyncio.wait_for(client.initialize_session(types.InitializeParams(
+            capabilities=capabilities(editor, inline=inline),
+            client_info=types.ClientInfo(name=CLIENT_NAMES[editor]),
+            initialization_options=init_options,
+            root_uri=root.as_uri() if root else None,
+            workspace_folders=([types.WorkspaceFolder(uri=root.as_uri(), name="ws")]
+                               if root else None),
+        )), None if shutdown_s is None else 15)
+        _INIT_RESULTS[id(client)] = result
         yield client
+        failed = False
     finally:
         _INIT_RESULTS.pop(id(client), None)
-        await client.shutdown_session()
+        hung = False
+        try:
+            await asyncio.wait_for(client.shutdown_session(), shutdown_s)
+        except (TimeoutError, RuntimeError):
+            if shutdown_s is None:
+                raise
+            hung = True
+        process = client._server
+        if shutdown_s is not None and process is not None and process.returncode is None:
+            process.kill()
         await client.stop()
+        if hung and not failed:
+            raise AssertionError(f"the server did not shut down within {shutdown_s} s")
 
 
 @pytest.fixture(params=["vscode", "neovim"])

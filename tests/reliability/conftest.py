@@ -11,65 +11,30 @@ import contextlib
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
 from tests.fakes.model_server import ModelServer, Reply
-from tests.lsp.conftest import CLIENT_NAMES, capabilities, plain
+from tests.lsp.conftest import SERVER, plain, running_client
 
 # The job deadline the backend-fault cases run under, and the slack allowed past it (process
 # scheduling on a loaded 2-core machine, the LSP round trip).
 DEADLINE_MS = 1500
 SLACK_S = 1.0
-SERVER = [sys.executable, "-m", "deskmate.server", "serve"]
-
-
-@asynccontextmanager
-async def serving(
-    env: dict[str, str], *, editor: str = "vscode", init_options: dict[str, Any] | None = None,
-    root: Path | None = None, configuration: dict[str, Any] | None = None,
-    shutdown_s: float = 10.0,
-) -> AsyncIterator[LanguageClient]:
-    """`tests.lsp.conftest.running_client` with a bounded shutdown: a server that does not
-    shut down within `shutdown_s` is killed, and that fails the test (unless it failed
-    already), so a hung server can never hang the suite."""
-    client = await ClientServerConfig(server_command=SERVER, server_env=env).start()
-    assert isinstance(client, LanguageClient)
-    if configuration is not None:
-        client.set_configuration(configuration, section="deskmate")
-    failed = True
-    try:
-        await asyncio.wait_for(client.initialize_session(types.InitializeParams(
-            capabilities=capabilities(editor),
-            client_info=types.ClientInfo(name=CLIENT_NAMES[editor]),
-            initialization_options=init_options,
-            root_uri=root.as_uri() if root else None,
-            workspace_folders=([types.WorkspaceFolder(uri=root.as_uri(), name="ws")]
-                               if root else None),
-        )), 15)
-        yield client
-        failed = False
-    finally:
-        hung = False
-        try:
-            await asyncio.wait_for(client.shutdown_session(), shutdown_s)
-        except (TimeoutError, RuntimeError):
-            hung = True
-        process = client._server
-        if process is not None and process.returncode is None:
-            process.kill()
-        await client.stop()
-        if hung and not failed:
-            raise AssertionError(f"the server did not shut down within {shutdown_s} s")
+def serving(
+    env: dict[str, str], *, shutdown_s: float = 10.0, **options: Any
+) -> AbstractAsyncContextManager[LanguageClient]:
+    """`tests.lsp.conftest.running_client` with a bounded start-up and shutdown: a hung
+    server fails the test instead of hanging the suite."""
+    return running_client(env, shutdown_s=shutdown_s, **options)
 
 
 @pytest.fixture
