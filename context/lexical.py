@@ -72,7 +72,12 @@ class CountedFile:
 
 def windows(path: str, text: str, *, size: int = WINDOW_LINES,
             stride: int = STRIDE_LINES) -> Iterable[Window]:
-    lines = text.splitlines(keepends=True)
+    """Windows of `size` lines every `stride` lines, the last reaching the end; blank ones
+    are skipped."""
+    return _windows_of(path, text.splitlines(keepends=True), size, stride)
+
+
+def _windows_of(path: str, lines: list[str], size: int, stride: int) -> Iterable[Window]:
     starts = list(range(0, max(len(lines) - size, 0) + 1, stride))
     if starts[-1] + size < len(lines):  # a last, shorter window so the file's end is in one
         starts.append(starts[-1] + stride)
@@ -92,7 +97,7 @@ def counted_file(path: str, text: str) -> CountedFile:
     per_window = WINDOW_LINES // STRIDE_LINES
     counted = []
     postings: dict[str, list[int]] = {}
-    for number, window in enumerate(windows(path, text)):
+    for number, window in enumerate(_windows_of(path, lines, WINDOW_LINES, STRIDE_LINES)):
         first = (window.start_line - 1) // STRIDE_LINES
         counts = strides[first].copy()
         for following in strides[first + 1:first + per_window]:

@@ -57,13 +57,9 @@ class Document:
         self._scan(until=len(self.text) + 1)
         return self._starts
 
-    @property
-    def line_count(self) -> int:
-        return len(self.line_starts)
-
     def line_start(self, line: int) -> int | None:
         """The offset where line `line` (0-based) starts, or None past the last line."""
-        while len(self._starts) <= line and not self._scanned:
+        if len(self._starts) <= line:
             self._scan(lines=line + 1 - len(self._starts))
         return self._starts[line] if line < len(self._starts) else None
 
