@@ -86,12 +86,13 @@ def odd_files(odd: Path) -> None:
         f.write(b"def from_latin1_name():\n    pass\n")
 
 
-async def test_binary_and_non_utf8_files_do_not_stop_indexing(
+async def complete_in_shop(
     model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
-) -> None:
+) -> tuple[Any, Any, list[str], list[str]]:
+    """Once the index is built, the context report and the completion at the app's cursor,
+    then the trouble logged and the warnings shown."""
     model_server.reply = Reply(text="compute_total(cart.items, 0.2)")
-    uri = shop(workspace)
-    odd_files(workspace / "odd")
+    uri = (workspace / "shop" / "app.py").as_uri()
     async with serving(hermetic_env, root=workspace,
                        init_options=fast_profile(model_server)) as client:
         await wait_for_index(client)
@@ -101,6 +102,16 @@ async def test_binary_and_non_utf8_files_do_not_stop_indexing(
             inline_params(uri, *APP_CURSOR))
         trouble = trouble_logged(client)
         shown = warnings_shown(client)
+    return report, result, trouble, shown
+
+
+async def test_binary_and_non_utf8_files_do_not_stop_indexing(
+    model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
+) -> None:
+    shop(workspace)
+    odd_files(workspace / "odd")
+    report, result, trouble, shown = await complete_in_shop(model_server, hermetic_env,
+                                                            workspace)
 
     assert definitions(report) == ["shop/pricing.py"]  # the index was built and is used
     assert not section_paths(report) & {"odd/nul_bytes.py", "odd/latin1.py", "odd/utf16.py",
@@ -127,18 +138,10 @@ def loops(workspace: Path) -> None:
 async def test_symlink_loops_do_not_stop_indexing(
     model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path
 ) -> None:
-    model_server.reply = Reply(text="compute_total(cart.items, 0.2)")
-    uri = shop(workspace)
+    shop(workspace)
     loops(workspace)
-    async with serving(hermetic_env, root=workspace,
-                       init_options=fast_profile(model_server)) as client:
-        await wait_for_index(client)
-        open_doc(client, workspace / "shop" / "app.py", APP)
-        report = await context_report(client, uri, *APP_CURSOR)
-        result = await client.text_document_inline_completion_async(
-            inline_params(uri, *APP_CURSOR))
-        trouble = trouble_logged(client)
-        shown = warnings_shown(client)
+    report, result, trouble, shown = await complete_in_shop(model_server, hermetic_env,
+                                                            workspace)
 
     assert definitions(report) == ["shop/pricing.py"]  # once, not again under shop/up/...
     assert all("/up/" not in p and "/here/" not in p for p in section_paths(report))
