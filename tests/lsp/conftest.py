@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -148,3 +149,14 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+async def wait_for_index(client: LanguageClient, within_s: float = 30.0) -> None:
+    """Until the server's indexing progress has ended."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        for reports in client.progress_reports.values():
+            if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no end of indexing progress: {client.progress_reports}")

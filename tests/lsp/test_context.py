@@ -3,14 +3,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
 from tests.fakes.model_server import ModelServer, Reply
-from tests.lsp.conftest import fast_profile, inline_params, open_doc, plain, running_client
+from tests.lsp.conftest import (
+    fast_profile,
+    inline_params,
+    open_doc,
+    plain,
+    running_client,
+    wait_for_index,
+)
 
 PRICING = '''"""Prices."""
 
@@ -41,23 +47,13 @@ async def context(client: Any, uri: str, line: int, character: int) -> dict[str,
     return report
 
 
-async def wait_for_index(client: Any) -> None:
-    """Until the server's indexing progress has ended."""
-    for _ in range(200):
-        for reports in client.progress_reports.values():
-            if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no end of indexing progress: {client.progress_reports}")
-
-
 async def test_indexing_reports_progress_and_context_shows_the_cross_file_definition(
     model_server: ModelServer, hermetic_env: dict[str, str], workspace: Path, editor: str
 ) -> None:
     project(workspace)
     async with running_client(hermetic_env, editor=editor, root=workspace,
                               init_options=fast_profile(model_server)) as client:
-        await wait_for_index(client)
+        await wait_for_index(client, within_s=10)
         uri = open_doc(client, workspace / "shop" / "app.py", APP)
         report = await context(client, uri, 4, 12)
         progress: list[Any] = next(iter(client.progress_reports.values()))
@@ -83,7 +79,7 @@ async def test_llamacpp_receives_cross_file_snippets_as_input_extra(
     model_server.reply = Reply(text="compute_total(cart.items, 0.2)")
     options = fast_profile(model_server, backend="llamacpp", url=model_server.url)
     async with running_client(hermetic_env, root=workspace, init_options=options) as client:
-        await wait_for_index(client)
+        await wait_for_index(client, within_s=10)
         uri = open_doc(client, workspace / "shop" / "app.py", APP)
         result = await client.text_document_inline_completion_async(inline_params(uri, 4, 12))
 
@@ -102,7 +98,7 @@ async def test_starcoder_prompt_marks_other_files_with_its_file_separator(
     project(workspace)
     async with running_client(hermetic_env, root=workspace,
                               init_options=fast_profile(model_server)) as client:
-        await wait_for_index(client)
+        await wait_for_index(client, within_s=10)
         uri = open_doc(client, workspace / "shop" / "app.py", APP)
         await client.text_document_inline_completion_async(inline_params(uri, 4, 12))
 
@@ -118,7 +114,7 @@ async def test_a_saved_file_updates_the_index(
     project(workspace)
     async with running_client(hermetic_env, root=workspace,
                               init_options=fast_profile(model_server)) as client:
-        await wait_for_index(client)
+        await wait_for_index(client, within_s=10)
         uri = open_doc(client, workspace / "shop" / "app.py", APP)
         renamed = PRICING.replace("compute_total", "grand_total")
         (workspace / "shop" / "pricing.py").write_text(renamed)

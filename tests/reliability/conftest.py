@@ -124,17 +124,6 @@ async def switch_route(client: LanguageClient, *profiles: str) -> None:
     await wait_for_log(client, "completion uses: " + ", ".join(profiles), after=seen)
 
 
-async def wait_for_index(client: LanguageClient, within_s: float = 30.0) -> None:
-    """Until the server's indexing progress has ended."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        for reports in client.progress_reports.values():
-            if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no end of indexing progress: {client.progress_reports}")
-
-
 async def context_report(client: LanguageClient, uri: str, line: int, character: int) -> Any:
     """`deskmate/context` at a position, as plain data (None when the server answers null)."""
     result = await client.protocol.send_request_async("deskmate/context", {

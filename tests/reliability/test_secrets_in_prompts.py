@@ -4,19 +4,24 @@ what was actually sent. Completions never re-insert the placeholder."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import string
 from pathlib import Path
-from typing import Any
 
 import pytest
 from lsprotocol import types
 
 from deskmate.context.privacy import PLACEHOLDER
 from tests.fakes.model_server import ModelServer, Reply
-from tests.lsp.conftest import fast_profile, inline_params, open_doc, plain, running_client
+from tests.lsp.conftest import (
+    fast_profile,
+    inline_params,
+    open_doc,
+    plain,
+    running_client,
+    wait_for_index,
+)
 
 _RNG = random.Random(7)
 ALNUM = string.ascii_letters + string.digits
@@ -62,16 +67,6 @@ def workspace(tmp_path: Path) -> Path:
     return root
 
 
-async def wait_for_index(client: Any) -> None:
-    """Until the server's indexing progress has ended (the cross-file definition is known)."""
-    for _ in range(400):
-        for reports in client.progress_reports.values():
-            if any(isinstance(r, types.WorkDoneProgressEnd) for r in reports):
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no end of indexing progress: {client.progress_reports}")
-
-
 def sent(model_server: ModelServer) -> str:
     """Everything the model server received, as one text."""
     return "\n".join(json.dumps(post.body, ensure_ascii=False)
@@ -87,7 +82,7 @@ async def test_no_secret_reaches_the_backend_from_the_document_or_a_retrieved_de
         else {}
     async with running_client(hermetic_env, root=workspace,
                               init_options=fast_profile(model_server, **overrides)) as client:
-        await wait_for_index(client)
+        await wait_for_index(client, within_s=20)
         uri = open_doc(client, workspace / "shop" / "app.py", APP)
         result = await client.text_document_inline_completion_async(inline_params(uri, *CURSOR))
 
@@ -117,7 +112,7 @@ async def test_a_reply_with_the_placeholder_is_cut_before_it(
     )
     async with running_client(hermetic_env, root=workspace,
                               init_options=fast_profile(model_server)) as client:
-        await wait_for_index(client)
+        await wait_for_index(client, within_s=20)
         uri = open_doc(client, workspace / "shop" / "app.py", APP)
         results = [await client.text_document_inline_completion_async(
             inline_params(uri, *CURSOR)) for _ in range(2)]
@@ -135,7 +130,7 @@ async def test_the_context_report_counts_the_redactions(
 ) -> None:
     async with running_client(hermetic_env, root=workspace,
                               init_options=fast_profile(model_server)) as client:
-        await wait_for_index(client)
+        await wait_for_index(client, within_s=20)
         uri = open_doc(client, workspace / "shop" / "app.py", APP)
         report = plain(await client.protocol.send_request_async("deskmate/context", {
             "textDocument": {"uri": uri},

@@ -14,14 +14,8 @@ import pytest
 from lsprotocol import types
 
 from tests.fakes.model_server import ModelServer, Reply
-from tests.lsp.conftest import fast_profile, inline_params, open_doc
-from tests.reliability.conftest import (
-    context_report,
-    items_of,
-    serving,
-    wait_for_index,
-    warnings_shown,
-)
+from tests.lsp.conftest import fast_profile, inline_params, open_doc, wait_for_index
+from tests.reliability.conftest import context_report, items_of, serving, warnings_shown
 
 PRICING = '''"""Prices."""
 
