@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.context_common import engine_for
-from deskmate.context.extract import extract, identifiers
+from deskmate.context.extract import extract
 from deskmate.context.languages import parser_for
 from deskmate.context.symbols import Definition, FileSymbols, Import, to_tuple
 from deskmate.context.workspace import FileEntry, Workspace
@@ -104,7 +104,7 @@ def _megabytes(sizes: Iterable[int]) -> float:
 def cold_steps(workspace: Workspace, root: Path, languages: dict[str, str | None]
                ) -> dict[str, float]:
     """The steps of a cold build, each timed over all files: walk, read (and decode), parse,
-    extract (definitions and imports, from the parsed tree), identifiers, cache write.
+    extract (definitions and imports, from the parsed tree), cache write.
     `languages` maps each indexed file to its grammar (None: a text file)."""
     clock = _Clock()
     with clock.step("walk"):
@@ -132,14 +132,12 @@ def _symbols(clock: _Clock, entry: FileEntry, language: str, source: bytes) -> F
             tree = parser_for(language).parse(source)
         with clock.step("extract"):
             definitions, imports = extract(language, source, entry.path, tree)
-    with clock.step("identifiers"):
-        words = identifiers(source, language)
-    return FileSymbols(entry.path, language, definitions, imports, words,
+    return FileSymbols(entry.path, language, definitions, imports,
                        mtime_ns=entry.mtime_ns, size=entry.size)
 
 
 class _Clock:
-    STEPS = ("walk", "read", "parse", "extract", "identifiers", "cache write")
+    STEPS = ("walk", "read", "parse", "extract", "cache write")
 
     def __init__(self) -> None:
         self.ms = dict.fromkeys(self.STEPS, 0.0)

@@ -1,12 +1,12 @@
-"""Symbols of one file: definitions, imports and identifiers.
+"""Symbols of one file: definitions, and imports (interpreted by `imports.py`).
 
-The per-language queries live in `languages.py` (their capture names are documented there);
-this module interprets their matches. The query runs on the root and then on each container it
-reports (class bodies, namespaces, `#if` blocks...), never inside function bodies, which hold
-most of a tree's nodes and nothing another file can import. The work in Python is per match (a
-definition, an import, a comment), never per node of the tree: names, signatures and docs are
-byte slices of the source, lines come from the nodes' points, and parents come from nesting
-the definitions' byte ranges rather than from walking up the tree.
+The per-language queries live in `queries/*.scm` (their capture names are documented in
+`languages.py`); this module interprets their matches. The query runs on the root and then on
+each container it reports (class bodies, namespaces, `#if` blocks...), never inside function
+bodies, which hold most of a tree's nodes and nothing another file can import. The work in
+Python is per match (a definition, an import, a comment), never per node of the tree: names,
+signatures and docs are byte slices of the source, lines come from the nodes' points, and
+parents come from nesting the definitions' byte ranges rather than from walking up the tree.
 
 What a Definition holds, in every language:
 - `start_line`/`end_line`: 1-based, inclusive, the whole definition including what is written in
@@ -28,16 +28,27 @@ from __future__ import annotations
 
 import inspect
 import re
-from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
 
 from tree_sitter import Node, QueryCursor, Tree
 
-from deskmate.context.languages import BY_NAME, language_for_source, parser_for, query_for
+from deskmate.context.imports import (
+    ImportGroups,
+    collect_import,
+    grouped_imports,
+    nested_import_starts,
+)
+from deskmate.context.languages import (
+    BY_NAME,
+    language_for_source,
+    parser_for,
+    query_for,
+    query_source,
+)
 from deskmate.context.symbols import Definition, FileSymbols, Import
 
-__all__ = ["extract", "identifiers", "symbols_for"]
+__all__ = ["extract", "symbols_for"]
 
 # Roles of a query pattern, from the capture that names its main node (a pattern that only
 # captures containers has role _NONE).
@@ -68,9 +79,8 @@ class _Pattern:
 @cache
 def _patterns(language: str) -> tuple[_Pattern, ...]:
     """The role of each pattern of the language's query, read from the query source."""
-    grammar = BY_NAME[language]
     query = query_for(language)
-    source = grammar.query.encode()
+    source = query_source(language).encode()
     patterns = []
     for index in range(query.pattern_count):
         text = source[query.start_byte_for_pattern(index):query.end_byte_for_pattern(index)]
@@ -136,7 +146,7 @@ def extract(language: str, source: bytes, path: str, tree: Tree | None = None,
     wrappers: dict[int, tuple[int, int]] = {}  # wrapped start byte -> wrapper (byte, row)
     attributes: dict[int, tuple[int, int]] = {}  # last row -> (first row, start byte)
     definitions: list[tuple[_Pattern, dict[str, list[Node]]]] = []
-    imports: _ImportGroups = {}
+    imports: ImportGroups = {}
     root = tree.root_node
     pending = [root]
     visited = {root.id}
@@ -163,7 +173,7 @@ def extract(language: str, source: bytes, path: str, tree: Tree | None = None,
                     attributes[_last_row(attribute)] = (attribute.start_point[0],
                                                         attribute.start_byte)
             elif role == _IMPORT:
-                _collect_import(source, captures, separator, imports)
+                collect_import(source, captures, separator, imports)
 
     while pending:
         consume(pending.pop())
@@ -171,7 +181,7 @@ def extract(language: str, source: bytes, path: str, tree: Tree | None = None,
         # Imports inside function bodies (Python's lazy imports), which the walk over containers
         # does not reach: found in the text, confirmed by the tree.
         known = {start for start, _ in imports}
-        for start in _nested_import_starts(source, grammar.nested_imports):
+        for start in nested_import_starts(source, grammar.nested_imports):
             if start not in known:
                 known.add(start)
                 node = root.named_descendant_for_byte_range(start, start)
@@ -179,23 +189,7 @@ def extract(language: str, source: bytes, path: str, tree: Tree | None = None,
                     consume(node)
 
     return (_definitions(source, path, definitions, wrappers, attributes,
-                         comments=language != "python"), _imports(imports))
-
-
-def _nested_import_starts(source: bytes, keywords: tuple[bytes, ...]) -> list[int]:
-    """Byte offsets where indented lines start with one of `keywords` (each ends with its
-    space), found from the occurrences of the last keyword, which every such line contains."""
-    anchor = keywords[-1].strip()
-    starts = []
-    at = source.find(anchor)
-    while at >= 0:
-        line_start = source.rfind(b"\n", 0, at) + 1
-        code = source[line_start:at + len(anchor) + 1].lstrip(b" \t")
-        start = at + len(anchor) + 1 - len(code)
-        if start > line_start and code.startswith(keywords):
-            starts.append(start)
-        at = source.find(anchor, at + len(anchor))
-    return starts
+                         comments=language != "python"), grouped_imports(imports))
 
 
 def _definitions(source: bytes, path: str, matches: list[tuple[_Pattern, dict[str, list[Node]]]],
@@ -369,139 +363,10 @@ def _dedent(text: str) -> str:
                      for line in text.split("\n"))
 
 
-# --- imports -----------------------------------------------------------------------------------
-
-_ImportGroups = dict[tuple[int, str], tuple[int, list[tuple[str, str]], list[str]]]
-
-
-def _add_import(groups: _ImportGroups, statement: int, line: int, module: str,
-                name: tuple[str, str] | None = None, alias: str = "") -> None:
-    group = groups.get((statement, module))
-    if group is None:
-        group = groups[(statement, module)] = (line, [], [])
-    if name is not None and name not in group[1]:
-        group[1].append(name)
-    if alias and not group[2]:
-        group[2].append(alias)
-
-
-def _collect_import(source: bytes, captures: dict[str, list[Node]], separator: str,
-                    groups: _ImportGroups) -> None:
-    statement = captures["import"][0]
-    key = statement.start_byte
-    line = statement.start_point[0] + 1
-    if "import.rust" in captures:
-        _rust_use(source, captures["import.rust"][0], "", key, line, groups)
-        return
-    if "import.path" in captures:
-        path = _text(source, captures["import.path"][0])
-        if "import.star" in captures:
-            _add_import(groups, key, line, path, ("*", "*"))
-        else:
-            module, _, name = path.rpartition(separator)
-            _add_import(groups, key, line, module or name, (name, name) if module else None)
-        return
-    if "import.system" in captures:
-        _add_import(groups, key, line, _text(source, captures["import.system"][0]).strip("<>"))
-        return
-    modules = captures.get("import.module")
-    if not modules:
-        return
-    module = _text(source, modules[0])
-    aliases = captures.get("import.alias")
-    alias = _text(source, aliases[0]) if aliases else ""
-    if "import.name" in captures:
-        name = _text(source, captures["import.name"][0])
-        _add_import(groups, key, line, module, (name, alias or name))
-    elif "import.default" in captures:
-        local = _text(source, captures["import.default"][0])
-        _add_import(groups, key, line, module, ("default", local))
-    elif "import.star" in captures:
-        _add_import(groups, key, line, module, ("*", "*"))
-    else:
-        _add_import(groups, key, line, module, None, alias)
-
-
-def _rust_use(source: bytes, node: Node, prefix: str, key: int, line: int,
-              groups: _ImportGroups) -> None:
-    """Unfold a Rust use tree: `a::b::{c, d as e, f::*}` gives module `a::b` with names c and
-    d→e, and module `a::b::f` with `*`. A path is split at its last `::` into module and name;
-    a single segment with nothing before it imports a whole crate or module."""
-    kind = node.type
-    if kind == "use_list":
-        for child in node.named_children:
-            _rust_use(source, child, prefix, key, line, groups)
-    elif kind == "scoped_use_list":
-        path_node = node.child_by_field_name("path")
-        path = _join(prefix, _text(source, path_node)) if path_node is not None else prefix
-        body = node.child_by_field_name("list")
-        if body is not None:
-            _rust_use(source, body, path, key, line, groups)
-    elif kind == "use_wildcard":
-        path = _text(source, node).removesuffix("*").rstrip(":").strip()
-        _add_import(groups, key, line, _join(prefix, path), ("*", "*"))
-    elif kind == "use_as_clause":
-        path_node = node.child_by_field_name("path")
-        alias_node = node.child_by_field_name("alias")
-        if path_node is not None:
-            alias = _text(source, alias_node) if alias_node is not None else ""
-            _rust_path(_join(prefix, _text(source, path_node)), alias, key, line, groups)
-    elif kind in ("identifier", "scoped_identifier", "crate", "super", "self", "metavariable"):
-        _rust_path(_join(prefix, _text(source, node)), "", key, line, groups)
-
-
-def _join(prefix: str, path: str) -> str:
-    return f"{prefix}::{path}" if prefix and path else prefix or path
-
-
-def _rust_path(path: str, alias: str, key: int, line: int, groups: _ImportGroups) -> None:
-    module, _, name = path.rpartition("::")
-    if not module:
-        _add_import(groups, key, line, name, None, alias)
-    elif name == "self":  # `use a::b::{self}` binds `b`
-        _add_import(groups, key, line, module, ("self", alias or module.rpartition("::")[2]))
-    else:
-        _add_import(groups, key, line, module, (name, alias or name))
-
-
-def _imports(groups: _ImportGroups) -> tuple[Import, ...]:
-    ordered = sorted(groups.items(), key=lambda item: item[0][0])
-    return tuple(Import(module, tuple(names), alias[0] if alias else "", line)
-                 for (_, module), (line, names, alias) in ordered if module)
-
-
-# --- identifiers -------------------------------------------------------------------------------
-
-# Identifier bytes: ASCII letters, digits, '_' and every byte of a multi-byte UTF-8 character
-# (so non-ASCII identifiers stay whole); everything else becomes a space for bytes.split().
-_WORD_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
-                        ) | frozenset(range(0x80, 0x100))
-_TO_WORDS = bytes(c if c in _WORD_BYTES else 0x20 for c in range(256))
-
-
-@cache
-def _keywords(language: str) -> frozenset[bytes]:
-    grammar = BY_NAME.get(language)
-    return frozenset(k.encode() for k in grammar.keywords) if grammar else frozenset()
-
-
-def identifiers(source: bytes, language: str = "") -> str:
-    """Every distinct identifier-like word of the source (comments and strings included),
-    sorted and newline-separated; words starting with a digit and, when `language` is given,
-    its keywords are left out."""
-    words = set(source.translate(_TO_WORDS).split())
-    if language:
-        words -= _keywords(language)
-    ordered = sorted(words)
-    # Words starting with a digit sort first, all before b":" (the byte after "9").
-    return b"\n".join(ordered[bisect_left(ordered, b":"):]).decode("utf-8", "replace")
-
-
 def symbols_for(path: str, source: bytes, *, mtime_ns: int = 0, size: int = 0,
                 tree: Tree | None = None) -> FileSymbols:
     """Everything the index keeps about one file. Files without a grammar get language '' and
-    only their identifiers; a `.h` file that looks like C++ is read as C++."""
+    nothing else; a `.h` file that looks like C++ is read as C++."""
     language = language_for_source(path, source) or ""
     definitions, imports = extract(language, source, path, tree) if language else ((), ())
-    return FileSymbols(path, language, definitions, imports, identifiers(source, language),
-                       mtime_ns=mtime_ns, size=size)
+    return FileSymbols(path, language, definitions, imports, mtime_ns=mtime_ns, size=size)

@@ -1,6 +1,6 @@
-"""The workspace index: every file's definitions, imports and identifiers, a name → definitions
-map, and module resolution for imports. Built in the background, cached on disk (keyed by path,
-mtime and size) so a second run only re-reads what changed.
+"""The workspace index: every file's definitions and imports, a name → definitions map, and
+the module map imports are resolved in (`modules.py`). Built in the background, cached on disk
+(keyed by path, mtime and size) so a second run only re-reads what changed.
 
 Thread use: `build()` runs in a worker thread while the event loop reads; every update swaps
 whole entries, so a reader sees a file either before or after, never half-updated."""
@@ -16,13 +16,14 @@ import posixpath
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 from deskmate.context.extract import symbols_for
+from deskmate.context.modules import module_keys, resolve_import
 from deskmate.context.symbols import (
     Definition,
     FileSymbols,
@@ -35,7 +36,7 @@ from deskmate.context.workspace import FileEntry, Workspace
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 3  # bump when FileSymbols or extraction changes meaning
+CACHE_FORMAT = 4  # bump when FileSymbols or extraction changes meaning
 PARALLEL_MIN_FILES = 300  # fewer files parse faster here than worker processes start
 PARALLEL_BATCH_FILES = 40
 
@@ -60,7 +61,6 @@ class WorkspaceIndex:
         self._modules: dict[str, set[str]] = {}
         self._directories: dict[str, set[str]] = {}
         self._lock = threading.Lock()  # writers only; readers rely on atomic swaps
-        self.ready = threading.Event()  # set once the first build is complete
 
     # -- reading -------------------------------------------------------------------------
 
@@ -80,24 +80,7 @@ class WorkspaceIndex:
     def resolve(self, importer: str, language: str, imported: Import) -> tuple[list[str], str]:
         """Files an import refers to, and the name it reaches inside them when the module
         path ends in one (`from pkg import mod` vs `import pkg.Class` / Rust `use a::Item`)."""
-        segments = import_segments(language, importer, imported.module)
-        if not segments:
-            return [], ""
-        key = "/".join(segments)
-        if found := self._modules.get(key):
-            # 'test' is test/__init__.py and also ctypes/test/__init__.py: a file whose whole
-            # module path is the import wins over those it is only the tail of.
-            exact = [p for p in found if module_segments(language, p) == segments]
-            return sorted(exact or found), ""
-        # The last segment may name something inside the module, not a module.
-        if len(segments) > 1 and (found := self._modules.get("/".join(segments[:-1]))):
-            return sorted(found), segments[-1]
-        # Module paths often carry a prefix the workspace does not have (Go module paths, JS
-        # aliases, a package installed from a folder of another name): try ever shorter tails.
-        for start in range(1, len(segments)):
-            if found := self._modules.get("/".join(segments[start:])):
-                return sorted(found), ""
-        return [], ""
+        return resolve_import(self._modules, importer, language, imported)
 
     # -- building -------------------------------------------------------------------------
 
@@ -143,7 +126,6 @@ class WorkspaceIndex:
             for path in removed:
                 self.remove(path)
             self._save_cache()
-        self.ready.set()
         return BuildStats(files=len(self._files), parsed=parsed, cached=reused,
                           removed=len(removed), elapsed_ms=(time.perf_counter() - started) * 1000,
                           cache_path=str(self.cache_path or ""))
@@ -325,71 +307,3 @@ def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")
     return Path(base) / "deskmate"
-
-
-# --------------------------------------------------------------------------- modules
-
-_STRIP_EXTENSIONS = (".py", ".pyi", ".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts",
-                     ".tsx", ".rs", ".java", ".go")
-
-
-def module_segments(language: str, path: str) -> tuple[str, ...]:
-    """The path as module segments: 'pkg/mod.py' → ('pkg', 'mod'); packages and index files
-    name their directory; Go files name their directory (the package)."""
-    if language == "go":
-        return tuple(p for p in posixpath.dirname(path).split("/") if p)
-    stem = path
-    for extension in _STRIP_EXTENSIONS:
-        if stem.endswith(extension):
-            stem = stem[: -len(extension)]
-            break
-    parts = [p for p in stem.split("/") if p]
-    if parts and parts[-1] in ("__init__", "index", "mod", "lib", "main") and len(parts) > 1:
-        parts.pop()
-    return tuple(parts)
-
-
-def module_keys(language: str, path: str) -> Iterable[str]:
-    """Every tail of the module path: a file is found whatever directory is the import root
-    ('src/pkg/mod.py' answers 'pkg.mod' and 'mod' as well as 'src.pkg.mod')."""
-    segments = module_segments(language, path)
-    return ("/".join(segments[i:]) for i in range(len(segments)))
-
-
-def import_segments(language: str, importer: str, module: str) -> tuple[str, ...]:
-    """An import's module as path segments, relative ones resolved from the importer."""
-    directory = posixpath.dirname(importer)
-    if language == "python":
-        if module.startswith("."):
-            level = len(module) - len(module.lstrip("."))
-            base = directory
-            for _ in range(level - 1):
-                base = posixpath.dirname(base)
-            rest = [p for p in module.lstrip(".").split(".") if p]
-            return tuple([p for p in base.split("/") if p] + rest)
-        return tuple(p for p in module.split(".") if p)
-    if language in ("javascript", "typescript", "tsx"):
-        if module.startswith("."):
-            joined = posixpath.normpath(posixpath.join(directory, module))
-            return module_segments(language, joined) if not joined.startswith("..") else ()
-        return tuple(p for p in module.lstrip("@~/").split("/") if p)
-    if language == "rust":
-        parts = [p for p in module.split("::") if p]
-        if parts and parts[0] in ("crate", "self", "super"):
-            anchor = parts.pop(0)
-            here = [p for p in directory.split("/") if p]
-            if anchor == "super" and here:
-                here.pop()
-            return tuple((here if anchor != "crate" else []) + parts)
-        return tuple(parts)
-    if language == "java":
-        return tuple(p for p in module.split(".") if p and p != "*")
-    if language in ("c", "cpp"):
-        joined = posixpath.normpath(posixpath.join(directory, module))
-        segments = [p for p in module.split("/") if p]
-        if not joined.startswith(".."):
-            segments = [p for p in joined.split("/") if p]
-        return tuple(segments)
-    if language == "go":
-        return tuple(p for p in module.split("/") if p)
-    return ()

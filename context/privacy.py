@@ -1,390 +1,215 @@
-"""Secret redaction: what must never reach a model, replaced by PLACEHOLDER in every prompt
-section before it is sent.
+"""The exclusion rules: which files and folders never reach a model, whatever else says so.
 
-Only high-confidence patterns count, because a false positive costs the model context it
-needed: provider tokens whose shape is their own (AWS, GitHub, GitLab, Slack, OpenAI,
-Anthropic, Stripe, Google), private-key blocks, JWTs, credentials in URLs and `Bearer` headers,
-and values assigned to a secret-looking name (`password = "…"`, `"api_key": "…"`,
-`SECRET_KEY=…`) when the value looks random (long enough, high Shannon entropy, not a
-placeholder such as "changeme", "${VAR}" or "<your-key>", not an expression).
+This is the single gate's verdict on names and contents. The workspace walk (`workspace.py`)
+applies it to every file and folder before the user's globs and ignore files, and so does every
+prompt for a document the editor opened, inside the workspace (`Workspace.exclusion_reason`) or
+outside it (`outside_reason`): a file the index skips can never reach a model by another route
+(issue 5). The rules are final: no ignore file or config can re-include what they exclude.
 
-Only the secret is replaced: names, quotes and the code around it stay, so the model still sees
-`password = "«redacted»"`. Every kind matches at least len(PLACEHOLDER) characters, so
-redaction never makes a text longer, and it is idempotent."""
+- Secret files, by name (`SECRET_FILE_PATTERNS`), and everything inside a folder of secrets
+  (`SECRET_DIR_NAMES`: `.ssh`, `.aws`, ...).
+- Binary file types (`BINARY_EXTENSIONS`) and OS litter (`EXCLUDED_FILE_NAMES`).
+- Tool and dependency folders (`EXCLUDED_DIR_NAMES`, `*.egg-info`).
+- Rules that look inside a folder: build output (`BUILD_OUTPUT_DIR_NAMES`, unless the folder is
+  a Python package: `src/build/__init__.py` is source) and virtualenvs (any folder holding one
+  of `VENV_MARKERS`).
+
+Each rule answers with its reason in words, for the log and for the message the user sees when
+a completion is refused. Secrets written inside ordinary files are `redact.py`'s business.
+"""
 
 from __future__ import annotations
 
-import math
+import fnmatch
+import os
 import re
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from itertools import pairwise
+from collections.abc import Callable
+from pathlib import Path
 
-# Four cl100k tokens; guillemets are syntax in no common programming language, so the model
-# reads it as "something was removed here", not as code to imitate, and a completion that
-# contains it can be recognized (and cut) without touching ordinary code.
-PLACEHOLDER = "«redacted»"
-
-# A secret cut by the edge of a prompt section is still recognized from the text around it:
-# this much text on each side is searched too (a 4096-bit RSA key in PEM is about 3.3 kB).
-CONTEXT_CHARS = 16_384
-_LONG_LINE = 1024
-
-# Generic assignments: the value must be at least this long, and this random (bits per
-# character; a random 12-character alphanumeric string scores about 3.4, English words and
-# identifiers score lower and are filtered by other rules too).
-MIN_VALUE_CHARS = 12
-MIN_ENTROPY = 3.0
-MIN_ENTROPY_LONG = 3.5  # for values of 24 characters and more
+__all__ = [
+    "BINARY_EXTENSIONS",
+    "BUILD_OUTPUT_DIR_NAMES",
+    "EXCLUDED_DIR_NAMES",
+    "EXCLUDED_FILE_NAMES",
+    "SECRET_DIR_NAMES",
+    "SECRET_FILE_PATTERNS",
+    "VENV_MARKERS",
+    "ExcludedDocument",
+    "content_reason",
+    "dir_reason",
+    "file_reason",
+    "outside_reason",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class Secret:
-    start: int
-    end: int
-    kind: str
+
+class ExcludedDocument(ValueError):
+    """Raised by the context engine for a cursor document the rules exclude: the second line
+    of defence behind the server's gate, so an excluded document never becomes a prompt."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
 
 
-# --------------------------------------------------------------------------- value checks
-
-
-def entropy(value: str) -> float:
-    """Shannon entropy of `value`, in bits per character."""
-    if not value:
-        return 0.0
-    size = len(value)
-    return -sum(n / size * math.log2(n / size) for n in Counter(value).values())
-
-
-_PLACEHOLDER_WORDS = re.compile(
-    r"example|change_?-?me|placeholder|your|dummy|sample|fake|mock|redacted|todo|fixme|"
-    r"secret|passw|token|key|"
-    r"insert|replace|xxxx|\*\*\*|\.\.\.|<[^>]*>|\$\{|\{\{|%\(\w+\)[sdr]|\{\d*\}|«|»|"
-    r"^\$[A-Za-z_]\w*$|^%\w+%$|^\[.*\]$|^\{.*\}$|"  # $VAR, %VAR%, [PAD], {name}
-    r"a-z|0-9|^[A-Za-z_][\w.]*[\[(].*[\])]$",  # a regex, a call or a subscript
-    re.IGNORECASE)
-_CHUNKS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+|[^A-Za-z0-9]+")
-_PHRASE = re.compile(r"[a-z]+(?:[-_. ][a-z]+)*|[A-Z]+(?:[-_. ][A-Z]+)*")
-_NUMBER = re.compile(r"[-+]?(?:0[xob])?[0-9a-fA-F_.]+(?:[eE][-+]?[0-9]+)?[jJlLuUfF]*")
-
-
-def looks_random(value: str, *, min_chars: int = MIN_VALUE_CHARS) -> bool:
-    """Whether a value assigned to a secret-looking name is worth redacting: long, random,
-    and not a placeholder, a template, a path, a URL, a number or a run of words."""
-    if len(value) < min_chars or _PLACEHOLDER_WORDS.search(value):
-        return False
-    if "://" in value or value.startswith(("/", "./", "../", "~/")):
-        return False
-    if entropy(value) < (MIN_ENTROPY_LONG if len(value) >= 24 else MIN_ENTROPY):
-        return False
-    if _NUMBER.fullmatch(value) and not any(c in "abcdefABCDEF" for c in value):
-        return False  # a plain number (a port, a timestamp)
-    if _PHRASE.fullmatch(value):
-        return False  # words of one case between separators: "i-am-the-worst"
-    return not _wordy(value)
-
-
-def _wordy(value: str) -> bool:
-    """Made of words (identifiers, prose, kebab or snake case, `X-Hub-Signature-256`) rather
-    than random characters: its runs of letters are long and pronounceable. Random text breaks
-    into short runs ("aZ3kP9qL" → a, Z, k, P, q, L) or unpronounceable ones ("k8fjw2nqpx")."""
-    runs = [c for c in _CHUNKS.findall(value) if c[0].isalpha()]
-    if not runs or sum(len(c) for c in runs) / len(runs) < 3:
-        return False
-    long_runs = [c for c in runs if len(c) >= 3]
-    spoken = sum(1 for c in long_runs if any(v in c for v in "aeiouyAEIOUY"))
-    return spoken >= 0.5 * len(long_runs)
-
-
-# Names whose value is a secret: these words (snake_case, camelCase, kebab-case, dotted) or
-# these adjacent pairs. `tokenizer`, `secretary` and `passthrough` are other words.
-_SECRET_WORDS = frozenset({
-    "password", "passwords", "passwd", "passphrase", "pwd", "secret", "secrets", "token",
-    "apikey", "apikeys", "credential", "credentials", "privatekey", "secretkey",
-    "accesskey", "authkey", "clientsecret", "apitoken", "authtoken",
+# Folders never walked, wherever they are (exact names; `*.egg-info` is matched separately).
+EXCLUDED_DIR_NAMES = frozenset({
+    # version control
+    ".git", ".hg", ".svn", ".bzr", "_darcs", ".jj",
+    # dependencies and installed packages
+    "node_modules", "bower_components", ".venv", "site-packages", "dist-packages",
+    ".eggs", ".yarn", ".pnpm-store",
+    # caches and tool state
+    "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis", ".tox",
+    ".nox", ".pytype", ".pyre", ".ipynb_checkpoints", ".cache", ".gradle", ".terraform",
+    ".dart_tool", ".stack-work", ".parcel-cache", ".turbo", ".angular", ".expo",
+    # build output with names nobody uses for source
+    ".next", ".nuxt", ".svelte-kit", ".output", "htmlcov", "_build", "zig-out", ".zig-cache",
+    "zig-cache", "DerivedData", "cmake-build-debug", "cmake-build-release",
 })
-_SECRET_PAIRS = frozenset({
-    ("api", "key"), ("access", "key"), ("private", "key"), ("auth", "key"), ("secret", "key"),
-    ("signing", "key"), ("encryption", "key"), ("master", "key"), ("session", "key"),
-    ("client", "secret"), ("api", "token"),
+
+# Build output folders whose names are also plausible package names: excluded unless the
+# folder holds an `__init__.py` (pypa/build keeps its source in `src/build/`).
+BUILD_OUTPUT_DIR_NAMES = frozenset({"build", "dist", "out", "target"})
+
+# A folder holding one of these is a Python environment (venv, virtualenv, conda), whatever
+# its name (`.venv`, `venv`, `env`, `.env`, `py311`, ...).
+VENV_MARKERS = ("pyvenv.cfg", "conda-meta")
+
+# Files never read, by exact name.
+EXCLUDED_FILE_NAMES = frozenset({".git", ".DS_Store", "Thumbs.db", "desktop.ini"})
+
+# Binary file types, by the last extension, compared lower-case.
+BINARY_EXTENSIONS = frozenset({
+    # images
+    "png", "jpg", "jpeg", "jpe", "gif", "bmp", "ico", "icns", "cur", "tif", "tiff", "webp",
+    "avif", "heic", "heif", "jxl", "psd", "xcf", "raw", "cr2", "nef", "dng", "exr", "hdr",
+    "tga", "dds", "ai", "sketch", "fig",
+    # archives and packages
+    "zip", "tar", "gz", "tgz", "bz2", "tbz", "tbz2", "xz", "txz", "lz", "lz4", "lzma", "zst",
+    "z", "7z", "rar", "cab", "iso", "img", "dmg", "deb", "rpm", "apk", "aab", "ipa", "msi",
+    "pkg", "whl", "egg", "jar", "war", "ear", "aar", "nupkg", "xpi", "crx", "vsix",
+    # compiled code and objects
+    "o", "obj", "a", "lib", "so", "dylib", "dll", "exe", "com", "pdb", "ilk", "exp", "idb",
+    "class", "pyc", "pyo", "pyd", "wasm", "bc", "beam", "elc", "dex", "odex", "ko", "node",
+    "lo", "gch", "pch", "rlib", "rmeta", "nib", "bin", "elf",
+    # fonts
+    "ttf", "otf", "ttc", "woff", "woff2", "eot", "fon", "pfb", "pfm",
+    # documents
+    "pdf", "doc", "docx", "xls", "xlsx", "xlsm", "ppt", "pptx", "odt", "ods", "odp", "odg",
+    "epub", "mobi", "djvu", "ps", "eps", "numbers", "pages",
+    # audio and video
+    "mp3", "mp4", "m4a", "m4v", "wav", "flac", "ogg", "oga", "ogv", "opus", "aac", "wma",
+    "aiff", "mid", "midi", "avi", "mov", "mkv", "webm", "wmv", "flv", "mpg", "mpeg", "3gp",
+    "swf",
+    # models, tensors and data
+    "gguf", "ggml", "safetensors", "pt", "pth", "ckpt", "onnx", "tflite", "pb", "h5", "hdf5",
+    "npy", "npz", "pkl", "pickle", "joblib", "parquet", "feather", "arrow", "avro", "orc",
+    "mlmodel", "keras", "msgpack", "rdb", "tfrecord",
+    # databases
+    "sqlite", "sqlite3", "db", "db3", "mdb", "accdb", "ldb", "realm", "frm", "ibd", "myd",
+    # 3-D, game and design assets
+    "blend", "fbx", "glb", "stl", "3ds", "max", "unitypackage", "pak",
+    # editor and OS litter
+    "swp", "swo", "lockb",
 })
-# ...unless the name says the value is about the secret rather than the secret itself.
-_META_WORDS = frozenset({
-    "name", "names", "type", "types", "field", "fields", "url", "urls", "uri", "path", "paths",
-    "file", "filename", "files", "dir", "header", "headers", "prefix", "suffix", "length",
-    "len", "size", "env", "var", "format", "fmt", "pattern", "regex", "re", "algorithm", "algo",
-    "label", "class", "kind", "mode", "policy", "endpoint", "scope", "scopes", "expiry",
-    "expires", "expiration", "ttl", "timeout", "count", "limit", "max", "min", "char", "chars",
-    "validator", "validators", "hasher", "hashers", "backend", "backends", "store", "cache",
-    "storage", "provider", "source", "param", "params", "attr", "attribute", "column",
-    "message", "msg", "error", "errors", "help", "text", "prompt", "description", "title",
-    "placeholder", "id", "ids", "index", "idx", "key_id", "location", "method", "methods",
-    "version", "reset", "required", "enabled", "ref", "arn", "hint", "mask", "regexp",
-    "template", "separator", "sep", "delimiter", "encoding", "charset", "module", "prop",
-})
-_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
 
-
-def secret_name(name: str) -> bool:
-    """Whether an identifier, key or environment variable names a secret value."""
-    words = [w.lower() for w in _NAME_WORDS.findall(name)]
-    if not words or words[-1] in _META_WORDS or "public" in words:
-        return False
-    if any(w in _SECRET_WORDS for w in words):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in pairwise(words))
-
-
-# --------------------------------------------------------------------------- patterns
-
-
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    kind: str
-    pattern: re.Pattern[str]
-    group: str | int = 0  # the part replaced; names and quotes around it stay
-    check: Callable[[str], bool] | None = None
-
-
-_TOKEN_CHARS = "A-Za-z0-9_+-"  # token characters ("/" and "=" end URL parts)
-_E = r"(?![A-Za-z0-9_-])"  # no token character just after
-
-
-def _token(literal: str, rest: str, *, before: str = _TOKEN_CHARS) -> re.Pattern[str]:
-    """A pattern starting with `literal` (so the regex engine searches for it quickly) that no
-    character of `before` precedes."""
-    lit = re.escape(literal)
-    return re.compile(f"{lit}(?<![{before}]{lit}){rest}")
-
-
-_TOKEN_RULES = (
-    _Rule("aws_access_key_id", _token("AKIA", r"[A-Z0-9]{16}(?![A-Z0-9])")),
-    _Rule("aws_access_key_id", _token("ASIA", r"[A-Z0-9]{16}(?![A-Z0-9])")),
-    _Rule("github_token", _token("gh", r"[pousr]_[A-Za-z0-9]{36,251}" + _E)),
-    _Rule("github_token", _token("github_pat_", r"[A-Za-z0-9_]{40,251}" + _E)),
-    _Rule("gitlab_token", _token("gl", r"(?:pat|dt|rt|ptt|soat)-[A-Za-z0-9_-]{20,}" + _E)),
-    _Rule("slack_token", _token("xox", r"[abeoprs]-(?:[0-9]+-)*[A-Za-z0-9]{8,}"
-                                       r"(?:-[A-Za-z0-9]+)*" + _E)),
-    _Rule("slack_webhook", re.compile(
-        r"hooks\.slack\.com/(?:services|workflows)/(?P<path>[A-Za-z0-9_/-]{20,})"),
-        group="path"),
-    _Rule("anthropic_key", _token("sk-ant-", r"[A-Za-z0-9_-]{32,}" + _E)),
-    _Rule("openai_key", _token("sk-", r"(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}" + _E),
-          check=lambda v: v.startswith("sk-ant-") or _mixed(v[3:])),
-    _Rule("stripe_key", _token("sk_live_", r"[A-Za-z0-9]{20,}" + _E)),
-    _Rule("stripe_key", _token("rk_live_", r"[A-Za-z0-9]{20,}" + _E)),
-    _Rule("google_api_key", _token("AIza", r"[A-Za-z0-9_-]{35}" + _E)),
-    _Rule("jwt", _token("eyJ", r"[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"
-                        + _E)),
-    *(_Rule("bearer_token", _token(word, r"[ \t]+(?P<value>[A-Za-z0-9._~+/-]{16,}=*)"
-                                         r"(?![A-Za-z0-9._~+/=-])", before="A-Za-z0-9_"),
-            group="value", check=looks_random)
-      for word in ("Bearer", "Basic", "Token")),
-    _Rule("url_password", re.compile(
-        r"://[^\s:/@\"'`]{1,64}:(?P<value>[^\s:/@\"'`]{10,128})@"),
-        group="value", check=lambda v: looks_random(v, min_chars=10)),
+# Secret files, by name (gitignore-style globs on the file name, compared lower-case). Never
+# indexed, never in a prompt, whatever an ignore file or config says.
+SECRET_FILE_PATTERNS = (
+    # environment files (including .env.example: a template is cheap to lose, a real key isn't)
+    ".env", ".env.*", "*.env",
+    # private keys, certificates bundles and key stores
+    "*.pem", "*.key", "*.p12", "*.pfx", "*.p8", "*.ppk", "*.keystore", "*.jks", "*.kdbx",
+    "*.gpg", "*.asc",
+    # ssh keys
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
+    # package-manager and tool credentials
+    ".npmrc", ".yarnrc.yml", ".pypirc", ".netrc", "_netrc", ".git-credentials", ".pgpass",
+    ".my.cnf", ".htpasswd", ".dockercfg", ".s3cfg", ".boto",
+    # credentials files by convention (not credentials.py: that is code)
+    "credentials", "credentials.json", "credentials.yml", "credentials.yaml", "credentials.xml",
+    "client_secret*.json", "service-account*.json",
+    "secrets.json", "secrets.yml", "secrets.yaml", "secrets.toml", "secrets.ini", "secrets.env",
+    ".secrets", "*.secret", "*.secrets",
+    # infrastructure state that stores secrets in plain text
+    "*.tfstate", "*.tfstate.backup", "*.tfvars",
 )
 
+# Folders that hold credentials (`.aws/credentials`, ssh keys, cookiecutter-django's `.envs/`).
+SECRET_DIR_NAMES = frozenset({
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".password-store", ".env", ".envs",
+    ".secrets", "secrets",
+})
 
-def _mixed(value: str) -> bool:
-    """Random provider keys mix upper case, lower case and digits."""
-    return any(c.isdigit() for c in value) and any(c.isupper() for c in value) and \
-        any(c.islower() for c in value)
-
-
-# Every secret-looking name contains one of these (lower-cased); only names around them are
-# parsed as assignments.
-_KEYWORDS = ("pass", "pwd", "secret", "token", "key", "credential")
-_NAME_CHARS = frozenset("_.$-@")
-MAX_NAME_CHARS = 128
-_MAX_ASSIGNMENT_CHARS = 1024
-_ASSIGNMENT = re.compile(r"""
-    (?P<name>[A-Za-z_$@][\w.$-]{0,127}+)
-    (?P<kq>["'`]?)\]?                                   # "api_key": / config["api_key"] =
-    (?:[ \t]*:[ \t]*[A-Za-z_][\w.\[\], |]{0,40}?(?=[ \t]*=))?   # password: str = "..."
-    (?P<ws>[ \t]*)(?P<op>=>|:=|[=!]=|=|:)[ \t]*
-    (?:
-        [rRbBuU]{0,2}(?P<vq>["'`])(?P<quoted>(?:(?!(?P=vq))[^\s\\«»]){12,512})(?:(?P=vq)|(?=\s*$))
-      | (?P<bare>[^\s"'`{}<>«»]{12,512})(?=[ \t\r]*$|[ \t]+\#)  # to the line's end
-    )
-""", re.VERBOSE | re.MULTILINE)
-_ENV_LINE_START = re.compile(r"(?:export[ \t]+)?$")  # NAME=value, first on its line
-_YAML_LINE_START = re.compile(r"[ \t]*(?:-[ \t]+)?$")  # name: value, maybe indented
-_AWS_SECRET_NAME = re.compile(r"(?i)aws.{0,24}secret|secret.?access.?key")
-_AWS_SECRET_VALUE = re.compile(r"[A-Za-z0-9/+]{40}")
-
-_PRIVATE_KEY_MARKER = re.compile(
-    r"-----(?P<which>BEGIN|END)[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
-# What may sit between the markers of a key block: base64 lines, PEM headers ("Proc-Type:
-# 4,ENCRYPTED"), and the quotes, escapes and indentation of a key pasted into a string.
-_PEM_BODY = re.compile(r"(?:[A-Za-z0-9+/=\s\\\"'`,:.]|-(?!----))*+")
-_PEM_BODY_BACKWARD = frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \t\r\n\\\"'`,:.-")
-_PEM_EDGE = frozenset(" \t\r\n\"'`,")
-_KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{32}")
+_SECRET_RE = re.compile("|".join(fnmatch.translate(p) for p in SECRET_FILE_PATTERNS))
 
 
-# --------------------------------------------------------------------------- finding
+def file_reason(name: str) -> str | None:
+    """Why a file called `name` is excluded by a built-in rule, or None."""
+    lower = name.lower()
+    if _SECRET_RE.match(lower):
+        return "a secret file (built-in rule)"
+    dot = lower.rfind(".")
+    if dot > 0 and lower[dot + 1:] in BINARY_EXTENSIONS:
+        return "a binary file type (built-in rule)"
+    if name in EXCLUDED_FILE_NAMES:
+        return "excluded by name (built-in rule)"
+    return None
 
 
-def find_secrets(text: str) -> list[Secret]:
-    """Every secret in `text`, in order, overlapping finds merged."""
-    found: list[Secret] = []
-    for rule in _TOKEN_RULES:
-        for match in rule.pattern.finditer(text):
-            value = match.group(rule.group)
-            if rule.check is None or rule.check(value):
-                found.append(Secret(match.start(rule.group), match.end(rule.group), rule.kind))
-    found.extend(_assignments(text))
-    if "PRIVATE KEY" in text:
-        found.extend(_private_keys(text))
-    return _merge(found)
+def dir_reason(name: str, shown: str) -> str | None:
+    """Why a folder called `name` (shown in the reason as `shown`) is excluded with everything
+    inside it by a built-in rule on its name, or None."""
+    if name in EXCLUDED_DIR_NAMES or name.endswith(".egg-info"):
+        return f"inside {shown}/ (built-in rule)"
+    return _secret_dir_reason(name, shown)
 
 
-def _assignments(text: str) -> Iterator[Secret]:
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few characters lower-case to two; keep offsets exact
-        lowered = "".join(c.lower()[0] for c in text)
-    starts: set[int] = set()
-    for keyword in _KEYWORDS:
-        at = lowered.find(keyword)
-        while at >= 0:
-            start, limit = at, max(0, at - MAX_NAME_CHARS)
-            while start > limit and (text[start - 1].isalnum() or text[start - 1] in _NAME_CHARS):
-                start -= 1
-            while start < at and text[start] in ".-":
-                start += 1  # `--password=`, `.token`: the name starts after them
-            starts.add(start)
-            at = lowered.find(keyword, at + len(keyword))
-    for start in sorted(starts):
-        # Bounded reads around each name: a 5 MB line full of "key" stays linear.
-        window_end = text.find("\n", start, start + _MAX_ASSIGNMENT_CHARS)
-        window_end = min(len(text), start + _MAX_ASSIGNMENT_CHARS) if window_end < 0 \
-            else window_end
-        match = _ASSIGNMENT.match(text, start, window_end)
-        if match is not None and (secret := _assigned_secret(text, match)):
-            yield secret
+def _secret_dir_reason(name: str, shown: str) -> str | None:
+    if name.lower() in SECRET_DIR_NAMES:
+        return f"inside {shown}/, a folder of secrets (built-in rule)"
+    return None
 
 
-def _assigned_secret(text: str, match: re.Match[str]) -> Secret | None:
-    name, quoted = match.group("name"), match.group("quoted")
-    group = "quoted" if quoted is not None else "bare"
-    value = match.group(group)
-    if _AWS_SECRET_NAME.search(name) and _AWS_SECRET_VALUE.fullmatch(value):
-        return Secret(match.start(group), match.end(group), "aws_secret_access_key")
-    if not secret_name(name):
+def content_reason(name: str, shown: str, has: Callable[[str], bool]) -> str | None:
+    """Why a folder is excluded by a built-in rule that looks inside it (`has(child_name)`
+    says whether it holds an entry of that name), or None: checked after `dir_reason`, since
+    it costs a look into the folder."""
+    for marker in VENV_MARKERS:
+        if has(marker):
+            return f"inside {shown}/, a Python environment ({marker}; built-in rule)"
+    if name in BUILD_OUTPUT_DIR_NAMES and not has("__init__.py"):
+        return f"inside {shown}/, build output (built-in rule)"
+    return None
+
+
+def outside_reason(path: Path) -> str | None:
+    """Why a document outside every workspace must never reach a model, or None.
+
+    Outside a workspace there are no ignore files or config globs to apply and no walk has
+    seen the folders, so only the rules by name do: the file's name, and the name of each
+    folder above it that holds secrets (`~/.ssh/config`, `~/.aws/credentials`). Tool and
+    dependency folders (`node_modules`, `site-packages`) keep a workspace's index small; they
+    are not secret, so a library file opened from one is served. A link is also judged by the
+    path it resolves to, so `notes.txt -> ~/.ssh/id_rsa` is excluded like its target."""
+    reason = _named_reason(path)
+    if reason is not None or not path.is_absolute():
+        return reason
+    if os.path.islink(path) and not os.path.exists(path):
+        return "a broken or looping link"  # nothing can say where it leads
+    real = Path(os.path.realpath(path))
+    if real == path:
         return None
-    if quoted is None:
-        # An unquoted value is only a literal in .env and YAML-like lines: `NAME=value` at the
-        # start of a line, or `name: value` first on its line (in code, `x = y` and an
-        # indented keyword argument `x=y,` are expressions).
-        op = match.group("op")
-        if op == "=" and not match.group("ws"):
-            before = _ENV_LINE_START
-        elif op == ":":
-            before = _YAML_LINE_START
-        else:
-            return None
-        line_start = text.rfind("\n", max(0, match.start() - 64), match.start()) + 1
-        if (line_start == 0 and match.start() > 64) or value.endswith((",", ";")) or \
-                not before.match(text, line_start, match.start()):
-            return None
-    if not looks_random(value):
-        return None
-    return Secret(match.start(group), match.end(group), "assignment")
+    reason = _named_reason(real)
+    return None if reason is None else f"links to {real}: {reason}"
 
 
-def _private_keys(text: str) -> Iterator[Secret]:
-    """Key blocks, whole; a block cut by the edge of the text (a marker missing) is redacted
-    from the marker it has to the end of its key material."""
-    markers = list(_PRIVATE_KEY_MARKER.finditer(text))
-    closed: set[int] = set()  # END markers that ended a block found from its BEGIN
-    for index, marker in enumerate(markers):
-        if marker.group("which") == "BEGIN":
-            body = _PEM_BODY.match(text, marker.end())
-            assert body is not None  # the pattern matches the empty string
-            after = markers[index + 1] if index + 1 < len(markers) else None
-            if after is not None and after.group("which") == "END" and \
-                    after.start() == body.end():
-                end = after.end()
-                closed.add(index + 1)
-            else:
-                end = body.end()
-                while end > marker.end() and text[end - 1] in _PEM_EDGE:
-                    end -= 1  # leave the closing quote and line break of a cut block
-            if _KEY_MATERIAL.search(text, marker.end(), end):
-                yield Secret(marker.start(), end, "private_key")
-        elif index not in closed:
-            # An END whose BEGIN is not in the text (it starts inside the block), or whose
-            # block had something unexpected in it: its key material, backwards.
-            start = marker.start()
-            limit = max(0, start - CONTEXT_CHARS)
-            while start > limit and text[start - 1] in _PEM_BODY_BACKWARD:
-                start -= 1
-            while start < marker.start() and text[start] in _PEM_EDGE:
-                start += 1
-            if _KEY_MATERIAL.search(text, start, marker.start()):
-                yield Secret(start, marker.end(), "private_key")
-
-
-def _merge(found: list[Secret]) -> list[Secret]:
-    merged: list[Secret] = []
-    for secret in sorted(found, key=lambda s: (s.start, -s.end)):
-        if merged and secret.start < merged[-1].end:
-            last = merged[-1]
-            if secret.end > last.end:
-                merged[-1] = Secret(last.start, secret.end, last.kind)
-            continue
-        merged.append(secret)
-    return merged
-
-
-# --------------------------------------------------------------------------- redacting
-
-
-def redact(text: str) -> tuple[str, int]:
-    """`text` with every secret replaced by PLACEHOLDER, and how many were replaced."""
-    total = 0
-    # A replaced secret can expose a boundary another pattern was waiting for; a second pass
-    # finds it (it almost never does), so redacting redacted text changes nothing.
-    for _ in range(4):
-        secrets = find_secrets(text)
-        if not secrets:
-            break
-        text = _replace(text, secrets, 0, len(text))
-        total += len(secrets)
-    return text, total
-
-
-def redact_around(text: str, start: int, cursor: int, end: int) -> tuple[str, str, int]:
-    """`text[start:cursor]` and `text[cursor:end]` (a prompt's prefix and suffix), redacted
-    separately so the cursor stays between them, with the secrets found in the text around
-    them: a secret cut by the cursor or by the edge of the window is still recognized, and
-    each part of it is replaced. The count is of secrets touched."""
-    # The context starts and ends at line breaks, unless a line is too long to read whole.
-    lo, hi = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
-    line_start = text.rfind("\n", max(0, lo - _LONG_LINE), lo)
-    lo = max(0, lo - _LONG_LINE) if line_start < 0 else line_start + 1
-    line_end = text.find("\n", hi, hi + _LONG_LINE)
-    hi = min(len(text), hi + _LONG_LINE) if line_end < 0 else line_end
-    context = text[lo:hi]
-    touched = [Secret(s.start + lo, s.end + lo, s.kind) for s in find_secrets(context)
-               if s.start + lo < end and s.end + lo > start]
-    return (_replace(text, touched, start, cursor), _replace(text, touched, cursor, end),
-            len(touched))
-
-
-def _replace(text: str, secrets: list[Secret], start: int, end: int) -> str:
-    """`text[start:end]` with the part of each secret inside it replaced by PLACEHOLDER."""
-    pieces: list[str] = []
-    position = start
-    for secret in secrets:
-        s, e = max(secret.start, start), min(secret.end, end)
-        if s >= e:
-            continue
-        pieces.append(text[position:s])
-        pieces.append(PLACEHOLDER)
-        position = e
-    pieces.append(text[position:end])
-    return "".join(pieces)
+def _named_reason(path: Path) -> str | None:
+    """The verdict of the rules by name on `path`: its folders from the top down, then its
+    own name (the order the walk meets them in)."""
+    for folder in reversed(path.parents):
+        if folder.name and (reason := _secret_dir_reason(folder.name, str(folder))) is not None:
+            return reason
+    return file_reason(path.name)

@@ -1,4 +1,4 @@
-"""What the index knows about one file: its definitions, imports and identifiers.
+"""What the index knows about one file: its definitions and imports.
 
 Plain data, shared by the extractor (`extract.py`), the index (`index.py`) and retrieval
 (`retrieve.py`). Lines are 1-based and inclusive, paths relative to the workspace root."""
@@ -43,20 +43,14 @@ class FileSymbols:
     language: str  # a name from languages.GRAMMARS, or '' for text files without a grammar
     definitions: tuple[Definition, ...]
     imports: tuple[Import, ...]
-    # Every distinct identifier-like word in the file, newline-separated: cheap to store and
-    # to load from the cache; split when a reverse lookup needs it.
-    identifiers: str
     mtime_ns: int = 0
     size: int = 0
-
-    def identifier_set(self) -> frozenset[str]:
-        return frozenset(self.identifiers.split("\n")) if self.identifiers else frozenset()
 
 
 # Plain tuples travel between processes and into the disk cache several times faster than
 # the dataclasses (pickle handles tuples of strings in C).
 FileTuple = tuple[str, str, tuple[tuple[str, str, str, int, int, str, str, str], ...],
-                  tuple[tuple[str, tuple[tuple[str, str], ...], str, int], ...], str, int, int]
+                  tuple[tuple[str, tuple[tuple[str, str], ...], str, int], ...], int, int]
 
 
 def to_tuple(symbols: FileSymbols) -> FileTuple:
@@ -64,10 +58,10 @@ def to_tuple(symbols: FileSymbols) -> FileTuple:
             tuple((d.name, d.kind, d.path, d.start_line, d.end_line, d.signature, d.doc,
                    d.parent) for d in symbols.definitions),
             tuple((i.module, i.names, i.alias, i.line) for i in symbols.imports),
-            symbols.identifiers, symbols.mtime_ns, symbols.size)
+            symbols.mtime_ns, symbols.size)
 
 
 def from_tuple(data: FileTuple) -> FileSymbols:
-    path, language, definitions, imports, identifiers, mtime_ns, size = data
+    path, language, definitions, imports, mtime_ns, size = data
     return FileSymbols(path, language, tuple(Definition(*d) for d in definitions),
-                       tuple(Import(*i) for i in imports), identifiers, mtime_ns, size)
+                       tuple(Import(*i) for i in imports), mtime_ns, size)

@@ -1,4 +1,4 @@
-"""Symbol extraction: definitions, imports and identifiers for every grammar we ship."""
+"""Symbol extraction: definitions and imports for every grammar we ship."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deskmate.context.extract import extract, identifiers, symbols_for
+from deskmate.context.extract import extract, symbols_for
 from deskmate.context.languages import (
     BY_NAME,
     GRAMMARS,
@@ -680,8 +680,6 @@ def test_non_utf8_bytes_are_replaced_not_fatal() -> None:
         ("caf", "function", 1, 3, "def caf\ufffd(x):", "R\ufffdsum\ufffd.", ""),
         ("Ok", "class", 5, 6, "class Ok:", "", ""),
     ]
-    assert identifiers(source, "python").split("\n") == [
-        "Ok", "R\ufffdsum\ufffd", "caf\ufffd", "x"]
 
 
 def test_an_unknown_language_gives_nothing() -> None:
@@ -829,26 +827,7 @@ def test_queries_compile_once_and_parsers_are_per_thread() -> None:
     assert other[0] is not parser_for("go")
 
 
-# --- identifiers and symbols_for ---------------------------------------------------------------
-
-def test_identifiers_are_distinct_sorted_and_skip_keywords_and_numbers() -> None:
-    source = b"def load(path):  # read path\n    return open(path, 'r').read(0x10) or caf\xc3\xa9\n"
-    assert identifiers(source, "python").split("\n") == [
-        "caf\u00e9", "load", "open", "path", "r", "read"]
-    assert "def" in identifiers(source).split("\n")  # no language: keywords are kept
-
-
-def test_identifiers_of_nothing() -> None:
-    assert identifiers(b"") == ""
-    assert identifiers(b" 12 + 3.5 ") == ""
-
-
-def test_keywords_are_per_language() -> None:
-    source = b"type func interface struct fn impl"
-    assert identifiers(source, "go") == "fn\nimpl"
-    assert identifiers(source, "rust") == "func\ninterface"
-    assert identifiers(source, "python") == "fn\nfunc\nimpl\ninterface\nstruct\ntype"
-
+# --- symbols_for -------------------------------------------------------------------------------
 
 def test_symbols_for_a_source_file() -> None:
     source = GO.source.encode()
@@ -856,15 +835,12 @@ def test_symbols_for_a_source_file() -> None:
     assert symbols.language == "go"
     assert rows(symbols.definitions) == GO.definitions
     assert import_rows(symbols.imports) == GO.imports
-    assert symbols.identifiers == identifiers(source, "go")
-    assert {"Store", "Getter", "Errorf"} <= symbols.identifier_set()
     assert (symbols.mtime_ns, symbols.size) == (123, len(source))
 
 
 def test_symbols_for_a_file_without_grammar() -> None:
     symbols = symbols_for("docs/notes.txt", b"def looks_like_python(): pass\n", size=30)
     assert (symbols.language, symbols.definitions, symbols.imports) == ("", (), ())
-    assert symbols.identifiers == "def\nlooks_like_python\npass"
     assert symbols.size == 30
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from deskmate.context.budget import count_tokens
 from deskmate.context.pack import pack_context
-from deskmate.context.privacy import (
+from deskmate.context.redact import (
     PLACEHOLDER,
     entropy,
     find_secrets,
@@ -25,8 +25,8 @@ from deskmate.context.privacy import (
     secret_name,
 )
 from deskmate.context.retrieve import Candidate
-from deskmate.server.jobs import context_report
-from deskmate.server.postprocess import KeepGoing, Surroundings, clean
+from deskmate.server.jobs.context_report import context_report
+from deskmate.server.jobs.postprocess import KeepGoing, Surroundings, clean
 
 # Fake secrets with the real shapes, made at run time (no key-shaped literal in the repository
 # for a push-protection scanner to trip on). Seeded: the same on every run.
@@ -385,7 +385,7 @@ def test_every_section_of_the_window_is_redacted_and_counted() -> None:
     report = context_report(window, elapsed_ms=1.0, index_ms=2.0)
     assert report["redactions"] == 5
     assert set(report) == {"budget", "tokens", "prompt", "elapsed_ms", "index_ms", "sections",
-                           "redactions"}
+                           "redactions", "excluded"}
 
 
 def test_a_window_without_secrets_is_unchanged() -> None:

@@ -13,12 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from deskmate.context.workspace import (
-    SECRET_DIR_NAMES,
-    FileEntry,
-    IgnoreSpec,
-    Workspace,
-)
+from deskmate.context.ignore import IgnoreSpec
+from deskmate.context.privacy import SECRET_DIR_NAMES
+from deskmate.context.workspace import FileEntry, Workspace
 
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="symlinks/FIFOs need POSIX")
 
