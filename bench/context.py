@@ -7,7 +7,8 @@ library.
 (a) index: cold build (empty cache) against the raw tree-sitter parse of the same files, the
     cold build's steps, and the warm load from the disk cache;
 (b) latency: `ContextEngine.window()` (retrieval + packing) at N positions, one per file, at the
-    default budget and at 4096 — first pass, then again (warm);
+    default budget and at 4096 — first pass, then again (warm) — and, at the default
+    budget, each step of it (every evidence source on its own);
 (c) memory: peak RSS of a fresh process that builds (or loads) the index and packs windows;
 (d) recall: how often the definition called on a removed line is in the window, against a
     BM25 sliding-window baseline at the same budget.
@@ -110,6 +111,32 @@ def latency_table(passes: Sequence[LatencyPass], positions: Sequence[Position]) 
                      s.mean, run.mean_tokens, run.over_budget))
     return head + table(("budget", "pass", "p50", "p95", "max", "mean", "mean tokens",
                          "over budget"), rows)
+
+
+def sources_table(passes: Sequence[LatencyPass], budget: int) -> str:
+    """Each step of window() on its own: mean and p95 ms per pass at `budget`."""
+    chosen = [p for p in passes if p.budget == budget and p.source_ms]
+    if not chosen:
+        return ""
+    steps = list(dict.fromkeys(step for p in chosen for step in p.source_ms))
+    head = (f"window() by step at budget {budget}, ms per window (ContextWindow.source_ms: "
+            f"setup, the cursor file's parse, open documents looked up, words near the "
+            f"cursor, each evidence source, packing)\n")
+    rows = []
+    for step in steps:
+        row: list[object] = [step]
+        for run in chosen:
+            s = Summary.of(run.source_ms.get(step, []))
+            row += [s.mean, s.p95]
+        rows.append(row)
+    totals: list[object] = ["sum of the steps"]
+    for run in chosen:
+        per_window = [sum(ms) for ms in zip(*run.source_ms.values(), strict=True)]
+        s = Summary.of(per_window)
+        totals += [s.mean, s.p95]
+    rows.append(totals)
+    headers = ["step"] + [f"{run.kind} {stat}" for run in chosen for stat in ("mean", "p95")]
+    return head + table(headers, rows)
 
 
 def memory_table(rows: Sequence[MemoryRow], parent_mb: float) -> str:
@@ -269,8 +296,12 @@ class Run:
         self.figures["latency"] = [
             {"budget": p.budget, "pass": p.kind,
              "elapsed_ms": asdict(Summary.of(p.elapsed_ms)), "over_budget": p.over_budget,
-             "mean_tokens": p.mean_tokens} for p in passes]
+             "mean_tokens": p.mean_tokens,
+             "source_ms": {step: asdict(Summary.of(ms)) for step, ms in p.source_ms.items()}}
+            for p in passes]
         self.show("latency", latency_table(passes, positions))
+        if steps := sources_table(passes, DEFAULT_BUDGET):
+            self.show("latency", steps)
         if self.args.profile:
             profile_windows(self.root, self.cache_dir, read, positions, DEFAULT_BUDGET,
                             self.args.profile)

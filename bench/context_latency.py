@@ -8,12 +8,13 @@ import cProfile
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.context_common import engine_for
 from deskmate.context.budget import count_line_tokens
 from deskmate.context.engine import ContextEngine
+from deskmate.context.pack import ContextWindow
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class LatencyPass:
     elapsed_ms: list[float]
     over_budget: int  # windows with more tokens than the budget (must be 0)
     mean_tokens: float
+    # Each step's milliseconds per window (`ContextWindow.source_ms`: setup, parse,
+    # documents, words, each evidence source, pack); empty for an engine without it.
+    source_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 def sample_positions(paths: Sequence[str], read: Callable[[str], str | None], count: int,
@@ -62,6 +66,7 @@ def run_pass(engine: ContextEngine, read: Callable[[str], str | None],
     """One `window()` per position, each timed alone (reading the file is not timed)."""
     elapsed: list[float] = []
     tokens: list[int] = []
+    steps: dict[str, list[float]] = {}
     for position in positions:
         text = read(position.path) or ""
         if profiler is not None:
@@ -73,9 +78,15 @@ def run_pass(engine: ContextEngine, read: Callable[[str], str | None],
         if profiler is not None:
             profiler.disable()
         tokens.append(window.tokens)
+        _add_steps(steps, window)
     return LatencyPass(budget=budget, kind=kind, elapsed_ms=elapsed,
                        over_budget=sum(t > budget for t in tokens),
-                       mean_tokens=sum(tokens) / max(len(tokens), 1))
+                       mean_tokens=sum(tokens) / max(len(tokens), 1), source_ms=steps)
+
+
+def _add_steps(steps: dict[str, list[float]], window: ContextWindow) -> None:
+    for step, ms in getattr(window, "source_ms", {}).items():
+        steps.setdefault(step, []).append(ms)
 
 
 TYPED = "total"  # typed one character per request at each position
@@ -87,6 +98,7 @@ def run_typing_pass(engine: ContextEngine, read: Callable[[str], str | None],
     timed request per character typed there: the steady state of an open document."""
     elapsed: list[float] = []
     tokens: list[int] = []
+    steps: dict[str, list[float]] = {}
     for position in positions:
         text = read(position.path) or ""
         engine.window(path=position.path, text=text, offset=position.offset, budget=budget)
@@ -97,9 +109,10 @@ def run_typing_pass(engine: ContextEngine, read: Callable[[str], str | None],
                                    offset=position.offset + typed, budget=budget)
             elapsed.append((time.perf_counter() - started) * 1000)
             tokens.append(window.tokens)
+            _add_steps(steps, window)
     return LatencyPass(budget=budget, kind="typing", elapsed_ms=elapsed,
                        over_budget=sum(t > budget for t in tokens),
-                       mean_tokens=sum(tokens) / max(len(tokens), 1))
+                       mean_tokens=sum(tokens) / max(len(tokens), 1), source_ms=steps)
 
 
 def fresh_engine(root: Path, cache_dir: Path) -> ContextEngine:

@@ -1,7 +1,10 @@
 """One object the server talks to: the workspace index, retrieval and packing together.
 
-`ContextEngine.window()` answers "what goes into the prompt for this cursor", using whatever
-part of the index is built so far: the first completion never waits for the whole walk."""
+`ContextEngine.window()` answers "what goes into the prompt for this cursor (or selection)",
+using whatever part of the index is built so far: the first completion never waits for the
+whole walk. It is called from worker threads, several at once, and never makes one window
+wait for another: what they share (parsed trees, open documents' and files' derived data,
+recent edits) sits behind small locks of its own, held only to look up and store."""
 
 from __future__ import annotations
 
@@ -12,18 +15,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from deskmate.context.documents import DocumentStore, OpenDocument
 from deskmate.context.index import BuildStats, WorkspaceIndex, default_cache_dir
 from deskmate.context.languages import BY_NAME, language_for_path
 from deskmate.context.live import LiveTrees
-from deskmate.context.pack import ContextWindow, pack_context
+from deskmate.context.pack import ContextWindow, SelectionTooLarge, pack_context, selection_tokens
+from deskmate.context.privacy import ExcludedDocument, file_reason
 from deskmate.context.retrieve import Cursor, RecentEdit, Retriever
 from deskmate.context.workspace import FileEntry, Workspace
+
+__all__ = ["LARGE_DOCUMENT_CHARS", "ContextEngine", "ContextWindow", "OpenDocument",
+           "SelectionTooLarge", "comment_for"]
 
 RECENT_EDITS = 16
 PREPARE_BUDGET = 2048
 # A document longer than this (the index's own size cap) is read around the cursor only: a
 # slice that starts on a coarse grid, so it stays put while the user types and the live tree
 # is re-parsed incrementally. 16k tokens are ~64 KB of code; the slice holds several times it.
+# Another open document this long is read around its recent edits only (documents.py).
 LARGE_DOCUMENT_CHARS = 1_000_000
 SLICE_BEFORE, SLICE_AFTER, SLICE_GRID = 256_000, 64_000, 65_536
 
@@ -48,10 +57,10 @@ class ContextEngine:
                                      if use_cache else None)
                       if self.workspace else None)
         self.live = LiveTrees()
-        self.retriever = Retriever(self.index, live=self.live, read_file=self._read)
+        self.documents = DocumentStore(self._read, self._stamp, large_chars=LARGE_DOCUMENT_CHARS)
+        self.retriever = Retriever(self.index, live=self.live, documents=self.documents)
         self._edits: deque[_Edit] = deque(maxlen=RECENT_EDITS)
-        # Retrieval's caches are not shared between threads: one window at a time.
-        self._lock = threading.Lock()
+        self._edits_lock = threading.Lock()
 
     # -- the index ---------------------------------------------------------------------------
 
@@ -85,48 +94,92 @@ class ContextEngine:
         if self.index is not None:
             self.index.remove(relative)
         self.live.forget(relative)
+        self.documents.forget(relative)
 
     def note_edit(self, relative: str, line: int) -> None:
-        """The user changed `line` (1-based) of a document: recent edits are context."""
-        if self._edits and self._edits[-1].path == relative and \
-                abs(self._edits[-1].line - line) < 8:
-            self._edits.pop()
-        self._edits.append(_Edit(relative, line, time.monotonic()))
+        """The user changed `line` (1-based) of a document: recent edits are context (and
+        where a large open document is read)."""
+        with self._edits_lock:
+            if self._edits and self._edits[-1].path == relative and \
+                    abs(self._edits[-1].line - line) < 8:
+                self._edits.pop()
+            self._edits.append(_Edit(relative, line, time.monotonic()))
 
     # -- the window ----------------------------------------------------------------------------
 
     def window(self, *, path: str, text: str, offset: int, budget: int,
-               open_documents: Mapping[str, str] | None = None) -> ContextWindow:
+               open_documents: Mapping[str, OpenDocument | str] | None = None,
+               end: int | None = None) -> ContextWindow:
         """The context for a cursor at `offset` in `text` (the document at `path`, relative to
-        the workspace) within `budget` tokens."""
+        the workspace) within `budget` tokens; with `end` (> offset), for the selection
+        [offset, end), which is sent whole (SelectionTooLarge when it alone is over budget).
+
+        `open_documents`: the other documents open in the editor, by relative path, with
+        their versions (a plain string is compared by content): what is derived from each is
+        kept per version, so an unchanged one costs next to nothing, and dropped once a
+        request's `open_documents` no longer has it (None: no change). Thread-safe."""
+        started = time.perf_counter()
+        # Second line of defence behind the server's gate: never pack an excluded document.
+        # (Without a workspace only the rules by name can judge it.)
+        reason = self.exclusion_reason(path) if self.workspace is not None else \
+            file_reason(path.rsplit("/", 1)[-1])
+        if reason is not None:
+            raise ExcludedDocument(path, reason)
+        offset = max(0, min(offset, len(text)))
+        if end is not None:
+            if end < offset:
+                raise ValueError(f"the selection ends (offset {end}) before it starts "
+                                 f"(offset {offset})")
+            end = min(end, len(text))
+            if end == offset:
+                end = None
+            else:  # before any work: a selection over budget has no window at all
+                selection_tokens(text[offset:end], budget)
         language = language_for_path(path) or ""
         now = time.monotonic()
-        recent = [RecentEdit(e.path, e.line, now - e.at) for e in reversed(self._edits)
+        with self._edits_lock:
+            edits = list(self._edits)
+        recent = [RecentEdit(e.path, e.line, now - e.at) for e in reversed(edits)
                   if not self.is_excluded(e.path)]
         # The same rules as the index's, whatever the caller passes: no excluded file in.
-        open_documents = {p: t for p, t in (open_documents or {}).items()
-                          if not self.is_excluded(p)}
+        documents = {p: d for p, d in (open_documents or {}).items() if not self.is_excluded(p)}
+        if open_documents is not None:  # all that is open: forget what was closed
+            self.documents.retain([path, *documents])
         first_line = 1
         if len(text) > LARGE_DOCUMENT_CHARS:
-            start, end = _slice_around(text, offset)
+            start, stop = _slice_around(text, offset, offset if end is None else end)
             first_line += text.count("\n", 0, start)
-            text, offset = text[start:end], offset - start
-        with self._lock:
-            candidates = self.retriever.candidates(
-                Cursor(path=path, language=language, text=text, offset=offset),
-                open_documents=open_documents, recent_edits=recent)
-            if first_line > 1:  # the slice's own line numbers are the file's, shifted
-                shift = first_line - 1
-                candidates = [replace(c, start_line=c.start_line + shift,
-                                      end_line=c.end_line + shift)
-                              if c.path == path else c for c in candidates]
-            return pack_context(text, offset, budget=budget, path=path, candidates=candidates,
-                                comment=comment_for, first_line=first_line)
+            text, offset = text[start:stop], offset - start
+            end = None if end is None else end - start
+        retrieving = time.perf_counter()
+        retrieved = self.retriever.retrieve(
+            Cursor(path=path, language=language, text=text, offset=offset, end=end,
+                   first_line=first_line),
+            open_documents=documents, recent_edits=recent)
+        candidates = retrieved.candidates
+        if first_line > 1:  # the slice's own line numbers are the file's, shifted
+            shift = first_line - 1
+            candidates = [replace(c, start_line=c.start_line + shift,
+                                  end_line=c.end_line + shift)
+                          if c.path == path else c for c in candidates]
+        packing = time.perf_counter()
+        window = pack_context(text, offset, budget=budget, path=path, candidates=candidates,
+                              comment=comment_for, first_line=first_line, end=end)
+        done = time.perf_counter()
+        source_ms = {"setup": (retrieving - started) * 1000, **retrieved.source_ms,
+                     "pack": (done - packing) * 1000}
+        return replace(window, source_ms=source_ms)
 
     def prepare(self, path: str, text: str) -> None:
         """Do a document's first-request work ahead of time (parse it, read and count its
         neighbours), so its first completion is as quick as the ones while typing."""
         self.window(path=path, text=text, offset=len(text) // 2, budget=PREPARE_BUDGET)
+
+    def _stamp(self, relative: str) -> int:
+        """What tells a file's versions apart: the index's modification time (0 when it is
+        not indexed)."""
+        symbols = self.index.file(relative) if self.index is not None else None
+        return symbols.mtime_ns if symbols is not None else 0
 
     def _read(self, relative: str) -> str | None:
         if self.workspace is None or self.root is None:
@@ -140,16 +193,17 @@ class ContextEngine:
                                                   size=stat.st_size, mtime_ns=stat.st_mtime_ns))
 
 
-def _slice_around(text: str, offset: int) -> tuple[int, int]:
-    """[start, end) of the part of a large document retrieval reads: whole lines where the
-    document has any, else cut where the budget could never reach anyway."""
+def _slice_around(text: str, offset: int, end: int) -> tuple[int, int]:
+    """[start, end) of the part of a large document retrieval reads around the cursor (or
+    the selection [offset, end)): whole lines where the document has any, else cut where the
+    budget could never reach anyway."""
     low = max(offset - SLICE_BEFORE, 0) // SLICE_GRID * SLICE_GRID
     if low > 0:
         newline = text.find("\n", low, offset)
         low = newline + 1 if newline >= 0 else low
-    high = -(-min(offset + SLICE_AFTER, len(text)) // SLICE_GRID) * SLICE_GRID
+    high = -(-min(end + SLICE_AFTER, len(text)) // SLICE_GRID) * SLICE_GRID
     if high < len(text):
-        newline = text.rfind("\n", offset, high)
+        newline = text.rfind("\n", end, high)
         high = newline + 1 if newline >= 0 else high
     return low, min(high, len(text))
 

@@ -1,9 +1,9 @@
 """Lexical similarity: BM25 over sliding windows of lines.
 
-Used two ways: `FileWindows` + `best_windows` score the windows of a few neighbouring files
+Used two ways: `counted_file` + `best_windows` score the windows of a few neighbouring files
 against the identifiers around the cursor (the "similar" and "open" sections; each file's
-windows are term-counted once and reused), and `WindowIndex` indexes a whole workspace once
-(the baseline the retrieval benchmark compares against)."""
+windows are term-counted once per version and reused), and `WindowIndex` indexes a whole
+workspace once (the baseline the retrieval benchmark compares against)."""
 
 from __future__ import annotations
 
@@ -64,10 +64,13 @@ class CountedWindow:
 
 @dataclass(frozen=True, slots=True)
 class CountedFile:
-    """A file's windows with their term counts, and which windows hold each term."""
+    """A file's windows with their term counts; which windows hold each term (`postings`)
+    and how often (`frequencies`, in the same order); the sum of the windows' lengths."""
 
     windows: tuple[CountedWindow, ...]
     postings: dict[str, list[int]]
+    frequencies: dict[str, list[int]]
+    length: int
 
 
 def windows(path: str, text: str, *, size: int = WINDOW_LINES,
@@ -77,35 +80,44 @@ def windows(path: str, text: str, *, size: int = WINDOW_LINES,
     return _windows_of(path, text.splitlines(keepends=True), size, stride)
 
 
-def _windows_of(path: str, lines: list[str], size: int, stride: int) -> Iterable[Window]:
+def _windows_of(path: str, lines: list[str], size: int, stride: int,
+                first_line: int = 1) -> Iterable[Window]:
     starts = list(range(0, max(len(lines) - size, 0) + 1, stride))
     if starts[-1] + size < len(lines):  # a last, shorter window so the file's end is in one
         starts.append(starts[-1] + stride)
     for start in starts:
         chunk = lines[start:start + size]
         if any(line.strip() for line in chunk):
-            yield Window(path, start + 1, start + len(chunk), "".join(chunk))
+            yield Window(path, start + first_line, start + first_line + len(chunk) - 1,
+                         "".join(chunk))
 
 
-def counted_file(path: str, text: str) -> CountedFile:
+def counted_file(path: str, text: str, *, first_line: int = 1) -> CountedFile:
     """Term counts of a file's windows: computed once per file version. Windows overlap by
     whole strides, so each stride of lines is counted once and a window's counts are the sum
-    of its strides' (words never span lines): half the tokenizing of counting each window."""
+    of its strides' (words never span lines): half the tokenizing of counting each window.
+    `first_line`: the line number of `text`'s first line (it may be a part of the file)."""
     lines = text.splitlines(keepends=True)
     strides = [term_counts("".join(lines[start:start + STRIDE_LINES]))
                for start in range(0, len(lines), STRIDE_LINES)]
     per_window = WINDOW_LINES // STRIDE_LINES
     counted = []
     postings: dict[str, list[int]] = {}
-    for number, window in enumerate(_windows_of(path, lines, WINDOW_LINES, STRIDE_LINES)):
-        first = (window.start_line - 1) // STRIDE_LINES
+    frequencies: dict[str, list[int]] = {}
+    for number, window in enumerate(_windows_of(path, lines, WINDOW_LINES, STRIDE_LINES,
+                                                first_line)):
+        first = (window.start_line - first_line) // STRIDE_LINES
         counts = strides[first].copy()
         for following in strides[first + 1:first + per_window]:
             counts.update(following)
         counted.append(CountedWindow(window, counts, sum(counts.values())))
-        for term in counts:
-            postings.setdefault(term, []).append(number)
-    return CountedFile(tuple(counted), postings)
+        for term, times in counts.items():
+            if (known := postings.get(term)) is None:
+                postings[term], frequencies[term] = [number], [times]
+            else:
+                known.append(number)
+                frequencies[term].append(times)
+    return CountedFile(tuple(counted), postings, frequencies, sum(w.length for w in counted))
 
 
 # counted_file sums whole strides: a window must be made of them.
@@ -114,26 +126,38 @@ assert WINDOW_LINES % STRIDE_LINES == 0
 
 def best_windows(query: Iterable[str], files: Sequence[CountedFile], *,
                  top: int = 3) -> list[tuple[float, Window]]:
-    """BM25 of the windows of `files` against `query`, best first. Only windows holding a
-    query term are scored, so a few files of hundreds of windows cost a few milliseconds."""
+    """BM25 of the windows of `files` against `query`, best first (ties: the earlier file and
+    window). Term at a time over the postings of the query's terms: the cost is the postings
+    read, never a pass over every window."""
     total = sum(len(f.windows) for f in files)
     if not total:
         return []
-    wanted = set(query)
-    average = sum(w.length for f in files for w in f.windows) / total or 1.0
-    frequency = Counter({t: sum(len(f.postings.get(t, ())) for f in files) for t in wanted})
-    idf = {t: math.log(1 + (total - n + 0.5) / (n + 0.5)) for t, n in frequency.items() if n}
-    scored = []
-    for file in files:
-        hits = {number for t in idf for number in file.postings.get(t, ())}
-        for number in hits:
-            counted = file.windows[number]
-            norm = K1 * (1 - B + B * counted.length / average)
-            score = sum(idf[t] * counted.counts[t] * (K1 + 1) / (counted.counts[t] + norm)
-                        for t in idf if t in counted.counts)
-            scored.append((score, counted.window))
-    scored.sort(key=lambda item: -item[0])
-    return scored[:top]
+    average = sum(f.length for f in files) / total or 1.0
+    idf: dict[str, float] = {}
+    for term in dict.fromkeys(query):
+        if n := sum(len(f.postings.get(term, ())) for f in files):
+            idf[term] = math.log(1 + (total - n + 0.5) / (n + 0.5))
+    scored: list[tuple[float, int, int, Window]] = []
+    for order, file in enumerate(files):
+        scores: dict[int, float] = {}
+        counted = file.windows
+        for term, weight in idf.items():
+            numbers = file.postings.get(term)
+            if not numbers:
+                continue
+            for number, times in zip(numbers, file.frequencies[term], strict=True):
+                norm = K1 * (1 - B + B * counted[number].length / average)
+                scores[number] = scores.get(number, 0.0) + \
+                    weight * times * (K1 + 1) / (times + norm)
+        scored.extend((score, order, number, counted[number].window)
+                      for number, score in scores.items())
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return [(score, window) for score, _, _, window in scored[:top]]
+
+
+def squash(score: float) -> float:
+    """BM25 scores are unbounded; map them to (0, 1)."""
+    return 1 - math.exp(-score / 10)
 
 
 class WindowIndex:

@@ -18,7 +18,9 @@ class _Parsed:
 
 
 class LiveTrees:
-    """The latest tree of each open document, keyed by path."""
+    """The latest tree of each open document, keyed by path. Safe from several threads: the
+    map has a lock, a tree handed out is never changed afterwards, and each thread parses
+    with its own parser (`parser_for`)."""
 
     def __init__(self, size: int = 32) -> None:
         self._parsed: dict[str, _Parsed] = {}
@@ -32,14 +34,17 @@ class LiveTrees:
         if previous is not None and previous.source == source:
             tree = previous.tree
         elif previous is not None:
+            # Another thread may still be reading the tree it was given: edit a copy (cheap:
+            # the copy shares the nodes until the parse replaces what changed).
+            old_tree = previous.tree.copy()
             start, old_end, new_end = _changed_span(previous.source, source)
-            previous.tree.edit(
+            old_tree.edit(
                 start_byte=start, old_end_byte=old_end, new_end_byte=new_end,
                 start_point=_point(previous.source, start),
                 old_end_point=_point(previous.source, old_end),
                 new_end_point=_point(source, new_end),
             )
-            tree = parser.parse(source, previous.tree)
+            tree = parser.parse(source, old_tree)
         else:
             tree = parser.parse(source)
         with self._lock:

@@ -1,15 +1,17 @@
 """Pack the cursor's surroundings into a token budget.
 
 The prefix (text before the cursor) is worth most, then the suffix; both are cut at line
-boundaries so the model never sees half a token of the far end. Every section carries its path
-and 1-based inclusive line range, so a user can see exactly what was sent and why."""
+boundaries so the model never sees half a token of the far end. A selection is the middle:
+sent whole or not at all (`SelectionTooLarge`), with the prefix before it and the suffix after
+it. Every section carries its path and 1-based inclusive line range, so a user can see
+exactly what was sent and why."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
-from deskmate.context import privacy
+from deskmate.context import redact as privacy
 from deskmate.context.budget import count_line_tokens, count_tokens, encoding
 from deskmate.context.retrieve import Candidate
 
@@ -17,9 +19,20 @@ from deskmate.context.retrieve import Candidate
 SUFFIX_SHARE = 0.25
 
 
+class SelectionTooLarge(ValueError):
+    """The selection alone takes more tokens than the whole budget: it is never cut, so
+    nothing can be sent for it. `tokens` is exact, or a lower bound when `at_least` (a
+    selection too long to be worth counting)."""
+
+    def __init__(self, tokens: int, budget: int, *, at_least: bool = False) -> None:
+        self.tokens, self.budget, self.at_least = tokens, budget, at_least
+        super().__init__(f"the selection is {'at least ' if at_least else ''}{tokens} tokens, "
+                         f"more than the {budget} the model's window allows: select less")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Section:
-    kind: str  # prefix | suffix | definition | outline | recent | open | similar
+    kind: str  # prefix | middle | suffix | definition | outline | recent | open | similar
     path: str
     start_line: int
     end_line: int
@@ -31,31 +44,42 @@ class Section:
 
 @dataclass(frozen=True, kw_only=True)
 class PackedContext:
+    """The cursor's file as sent: `prefix` + `middle` (the selection; '' for a cursor) +
+    `suffix`. `sections`: prefix, [middle,] suffix."""
+
     prefix: str
     suffix: str
     tokens: int
     budget: int
     sections: tuple[Section, ...]
+    middle: str = ""
 
 
 def pack_cursor(text: str, offset: int, *, budget: int, path: str,
-                first_line: int = 1) -> PackedContext:
-    """Prefix and suffix around `offset` (an index into `text`) within `budget` tokens.
+                first_line: int = 1, end: int | None = None) -> PackedContext:
+    """Prefix and suffix around `offset` (an index into `text`) within `budget` tokens; with
+    `end` (> offset), the selection [offset, end) whole between them, or SelectionTooLarge.
     `first_line`: the line number of `text`'s first line (it may be a slice of the file)."""
     offset = max(0, min(offset, len(text)))
+    stop = offset if end is None else max(offset, min(end, len(text)))
+    middle = text[offset:stop]
+    middle_tokens = selection_tokens(middle, budget) if middle else 0
+    room = budget - middle_tokens
     line_start = text.rfind("\n", 0, offset) + 1
     cursor_line = text.count("\n", 0, offset) + first_line
+    stop_line = cursor_line + text.count("\n", offset, stop)
 
     # The cursor line before the cursor is always kept (its far end cut if the line alone is
-    # over budget); the rest of the cursor line is the suffix's first line.
-    head = _keep_tokens(text[line_start:offset], budget, from_end=True)
+    # over budget); the rest of the cursor line (of a selection's last line) is the suffix's
+    # first line.
+    head = _keep_tokens(text[line_start:offset], room, from_end=True)
     used = count_tokens(head)
 
     # The suffix may take its share first; the prefix then takes what it can use of the rest,
     # and whatever the prefix leaves (a cursor near the top of the file) goes back to the suffix.
     suffix_lines: list[str] = []
-    forward = _Lines(text, offset, backward=False)  # the tail of the cursor line comes first
-    suffix_used = forward.take(suffix_lines, max(int((budget - used) * SUFFIX_SHARE), 0))
+    forward = _Lines(text, stop, backward=False)  # the tail of the cursor line comes first
+    suffix_used = forward.take(suffix_lines, max(int((room - used) * SUFFIX_SHARE), 0))
 
     prefix_lines: list[str] = []
     prefix_used = used
@@ -63,10 +87,10 @@ def pack_cursor(text: str, offset: int, *, budget: int, path: str,
     # otherwise the prompt would skip the cut part and glue the line above to what is left.
     backward = _Lines(text, line_start, backward=True)
     if offset - len(head) == line_start:
-        prefix_used += backward.take(prefix_lines, budget - used - suffix_used)
+        prefix_used += backward.take(prefix_lines, room - used - suffix_used)
         prefix_lines.reverse()
     if backward.exhausted:
-        suffix_used += forward.take(suffix_lines, budget - prefix_used - suffix_used)
+        suffix_used += forward.take(suffix_lines, room - prefix_used - suffix_used)
 
     prefix = "".join(prefix_lines) + head
     suffix = "".join(suffix_lines)
@@ -74,20 +98,35 @@ def pack_cursor(text: str, offset: int, *, budget: int, path: str,
     # tokens than tokenizing them joined (pieces only merge across a line break as whitespace
     # runs, which BPE encodes in fewer tokens; checked on the whole standard library, where
     # the sum is 1.6% above the joined count), so the sum is a cheap, safe upper bound.
-    total = prefix_used + suffix_used
+    total = prefix_used + middle_tokens + suffix_used
 
     prefix_first = cursor_line - len(prefix_lines)
-    suffix_last = cursor_line + max(len(suffix_lines) - 1, 0)
-    sections = (
-        Section(kind="prefix", path=path, start_line=prefix_first, end_line=cursor_line,
-                tokens=prefix_used, score=1.0, reason="text before the cursor",
-                included=True),
-        Section(kind="suffix", path=path, start_line=cursor_line, end_line=suffix_last,
-                tokens=suffix_used, score=0.9, reason="text after the cursor",
-                included=bool(suffix_lines)),
-    )
-    return PackedContext(prefix=prefix, suffix=suffix, tokens=total, budget=budget,
-                         sections=sections)
+    suffix_last = stop_line + max(len(suffix_lines) - 1, 0)
+    around = "the selection" if middle else "the cursor"
+    sections = [Section(kind="prefix", path=path, start_line=prefix_first, end_line=cursor_line,
+                        tokens=prefix_used, score=1.0, reason=f"text before {around}",
+                        included=True)]
+    if middle:
+        last = cursor_line + middle.count("\n", 0, len(middle) - 1)  # of its last character
+        sections.append(Section(kind="middle", path=path, start_line=cursor_line, end_line=last,
+                                tokens=middle_tokens, score=1.0, reason="the selection",
+                                included=True))
+    sections.append(Section(kind="suffix", path=path, start_line=stop_line, end_line=suffix_last,
+                            tokens=suffix_used, score=0.9, reason=f"text after {around}",
+                            included=bool(suffix_lines)))
+    return PackedContext(prefix=prefix, middle=middle, suffix=suffix, tokens=total,
+                         budget=budget, sections=tuple(sections))
+
+
+def selection_tokens(selection: str, budget: int) -> int:
+    """The tokens of a selection (per line, as the packer counts them); SelectionTooLarge
+    when they are more than `budget`, without counting one so long it cannot fit."""
+    if len(selection) > (budget + 1) * _MAX_CHARS_PER_TOKEN:
+        raise SelectionTooLarge(len(selection) // _MAX_CHARS_PER_TOKEN, budget, at_least=True)
+    tokens = _text_tokens(selection)
+    if tokens > budget:
+        raise SelectionTooLarge(tokens, budget)
+    return tokens
 
 
 # No cl100k token is longer than this many characters in practice; it bounds the text worth
@@ -175,10 +214,14 @@ class ContextWindow:
 
     cursor: PackedContext
     snippets: tuple[Snippet, ...]
-    tokens: int  # snippets + prefix + suffix, never above `budget`
+    tokens: int  # snippets + prefix + middle + suffix, never above `budget`
     budget: int
     sections: tuple[Section, ...]  # every candidate's decision, snippets and cursor
     redactions: int = 0  # secrets replaced by privacy.PLACEHOLDER in the text above
+    # Milliseconds each step of the window took, in order: "setup" (checks, recent edits, the
+    # slice of a large document), retrieval's (`Retrieved.source_ms`: parse, documents,
+    # words, then each evidence source by name) and "pack". Filled by the engine.
+    source_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def block(self) -> str:
@@ -187,8 +230,9 @@ class ContextWindow:
 
     @property
     def prompt(self) -> str:
-        """The whole context as text: snippets, then the file up to the cursor, then after."""
-        return self.block + self.cursor.prefix + self.cursor.suffix
+        """The whole context as text: snippets, then the file up to the cursor, the
+        selection if any, then after."""
+        return self.block + self.cursor.prefix + self.cursor.middle + self.cursor.suffix
 
 
 # Of the budget, retrieved snippets may take up to this share before the cursor's own file
@@ -205,21 +249,26 @@ def pack_context(
     candidates: Sequence[Candidate],
     comment: Callable[[str], str],
     first_line: int = 1,
+    end: int | None = None,
 ) -> ContextWindow:
     """Fill `budget` tokens: the cursor's surroundings and the candidates worth the most per
     token. `comment(path)` gives the line-comment prefix for a path's language; `first_line`
     is the line number of `text`'s first line, and candidates from `path` count the same way.
+    With `end` (> offset), [offset, end) is a selection: the middle, always sent whole (or
+    SelectionTooLarge); retrieval's share is of the budget it leaves.
 
-    Every section is redacted (`privacy`) once chosen, before anything can be sent: the prefix
-    and the suffix separately, so the cursor stays where it is, and each snippet."""
+    Every section is redacted (`privacy`) once chosen, before anything can be sent: the prefix,
+    the middle and the suffix separately, so the cursor stays where it is, and each snippet."""
     offset = max(0, min(offset, len(text)))
+    stop = offset if end is None else max(offset, min(end, len(text)))
+    middle_tokens = selection_tokens(text[offset:stop], budget) if stop > offset else 0
     costs = {c.key: _snippet_tokens(c, comment) for c in candidates}
     wanted = sum(costs[c.key] for c in candidates if not c.supersedes)
-    cursor_budget = budget - min(int(budget * RETRIEVAL_SHARE), wanted)
-    cursor = pack_cursor(text, offset, budget=cursor_budget, path=path, first_line=first_line)
+    cursor_budget = budget - min(int((budget - middle_tokens) * RETRIEVAL_SHARE), wanted)
+    cursor = pack_cursor(text, offset, budget=cursor_budget, path=path, first_line=first_line,
+                         end=stop)
     covered = (cursor.sections[0].start_line,
-               cursor.sections[1].end_line if cursor.sections[1].included else
-               cursor.sections[0].end_line)
+               max(s.end_line for s in cursor.sections if s.included))
 
     room = budget - cursor.tokens
     chosen: dict[str, Candidate] = {}
@@ -251,7 +300,7 @@ def pack_context(
     # Least valuable first: the order of the prompt, and of dropping should redaction have
     # made anything longer in tokens (a secret cut by the cursor becomes two placeholders).
     included = sorted(chosen.values(), key=lambda c: (c.score, c.path, c.start_line))
-    cursor, redactions = _redacted_cursor(text, offset, cursor)
+    cursor, redactions = _redacted_cursor(text, offset, stop, cursor)
     clean: list[tuple[Candidate, int]] = []
     for candidate in included:
         redacted, count = privacy.redact(candidate.text)
@@ -262,11 +311,13 @@ def pack_context(
     while clean and cursor.tokens + sum(costs[c.key] for c, _ in clean) > budget:
         dropped, _ = clean.pop(0)
         decisions[dropped.key] = (False, "no room left in the budget after redaction")
-    while cursor.tokens > budget and cursor_budget > 0:
-        cursor_budget -= cursor.tokens - budget
+    while cursor.tokens > budget and cursor_budget > middle_tokens:
+        cursor_budget = max(cursor_budget - (cursor.tokens - budget), middle_tokens)
         cursor, redactions = _redacted_cursor(
-            text, offset, pack_cursor(text, offset, budget=max(cursor_budget, 0), path=path,
-                                      first_line=first_line))
+            text, offset, stop, pack_cursor(text, offset, budget=cursor_budget, path=path,
+                                            first_line=first_line, end=stop))
+    if cursor.tokens > budget:  # a selection whose redacted secrets take more tokens
+        raise SelectionTooLarge(cursor.tokens, budget)
 
     snippets = tuple(
         Snippet(path=c.path, start_line=c.start_line, end_line=c.end_line,
@@ -286,18 +337,26 @@ def pack_context(
                          redactions=redactions + sum(count for _, count in clean))
 
 
-def _redacted_cursor(text: str, offset: int, cursor: PackedContext) -> tuple[PackedContext, int]:
-    """`cursor` with the secrets in its prefix and suffix replaced, its token counts updated;
-    and how many secrets that was."""
-    start, end = offset - len(cursor.prefix), offset + len(cursor.suffix)
-    prefix, suffix, count = privacy.redact_around(text, start, offset, end)
+def _redacted_cursor(text: str, offset: int, stop: int, cursor: PackedContext
+                     ) -> tuple[PackedContext, int]:
+    """`cursor` with the secrets in its prefix, middle and suffix replaced, its token counts
+    updated; and how many secrets that was (one cut by the selection's end counts twice)."""
+    start, finish = offset - len(cursor.prefix), stop + len(cursor.suffix)
+    if stop > offset:
+        prefix, middle, count = privacy.redact_around(text, start, offset, stop)
+        _, suffix, more = privacy.redact_around(text, stop, stop, finish)
+        count += more
+    else:
+        middle = ""
+        prefix, suffix, count = privacy.redact_around(text, start, offset, finish)
     if not count:
         return cursor, 0
-    prefix_tokens, suffix_tokens = _text_tokens(prefix), _text_tokens(suffix)
-    sections = (replace(cursor.sections[0], tokens=prefix_tokens),
-                replace(cursor.sections[1], tokens=suffix_tokens))
-    return PackedContext(prefix=prefix, suffix=suffix, tokens=prefix_tokens + suffix_tokens,
-                         budget=cursor.budget, sections=sections), count
+    tokens = {"prefix": _text_tokens(prefix), "middle": _text_tokens(middle),
+              "suffix": _text_tokens(suffix)}
+    sections = tuple(replace(s, tokens=tokens[s.kind]) for s in cursor.sections)
+    return PackedContext(prefix=prefix, middle=middle, suffix=suffix,
+                         tokens=sum(tokens.values()), budget=cursor.budget,
+                         sections=sections), count
 
 
 def _text_tokens(text: str) -> int:

@@ -6,14 +6,20 @@ secret files never do; the window never exceeds its budget."""
 from __future__ import annotations
 
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from deskmate.context import documents as documents_module
+from deskmate.context import engine as engine_module
 from deskmate.context.budget import count_tokens
-from deskmate.context.engine import ContextEngine
+from deskmate.context.engine import ContextEngine, OpenDocument
+from deskmate.context.lexical import CountedFile, counted_file
 from deskmate.context.pack import ContextWindow
+from deskmate.context.privacy import ExcludedDocument
 
 CURSOR = "<|>"
 
@@ -452,3 +458,166 @@ def test_a_module_imported_from_its_own_package_resolves_to_the_module(tmp_path:
     assert "util.debug" in ours.reason  # resolved through the import, not found by name
     # The other debug may come by name, but counts for less.
     assert all(s.score < ours.score for s in window.sections if s.path == "util.py")
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def test_windows_from_several_threads_at_once_are_those_of_one_thread(tmp_path: Path) -> None:
+    project = PROJECTS["python"]
+    files = dict(project.files)
+    files.update({f"shop/mod{n}.py": f"from shop.pricing import compute_total\n\n\n"
+                  f"def run_{n}(cart):\n    return compute_total(cart.items, 0.{n})\n"
+                  for n in range(6)})
+    root = make(tmp_path, files)
+    others = {"shop/notes.py": OpenDocument("def notes(cart):\n    return cart.items\n", 1)}
+
+    def requests() -> list[dict[str, object]]:
+        asked: list[dict[str, object]] = []
+        for n in range(6):
+            text = files[f"shop/mod{n}.py"]
+            for offset in (len(text) - 1, text.index("return"), 10):
+                asked.append({"path": f"shop/mod{n}.py", "text": text, "offset": offset,
+                              "budget": 300 + 100 * n, "open_documents": others})
+            asked.append({"path": f"shop/mod{n}.py", "text": text, "budget": 2000,
+                          "offset": text.index("def"), "end": len(text)})
+        return asked
+
+    def prompt(engine: ContextEngine, request: dict[str, object]) -> tuple[str, int]:
+        window = engine.window(**request)  # type: ignore[arg-type]
+        return window.prompt, window.tokens
+
+    alone = ContextEngine(root, use_cache=False)
+    alone.build_index()
+    expected = [prompt(alone, r) for r in requests()]
+    shared = ContextEngine(root, use_cache=False)
+    shared.build_index()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            assert list(pool.map(lambda r: prompt(shared, r), requests())) == expected
+
+
+def test_a_slow_window_never_holds_up_another_documents(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    project = PROJECTS["python"]
+    engine = ContextEngine(make(tmp_path, project.files), use_cache=False)
+    engine.build_index()
+    entered, release = threading.Event(), threading.Event()
+    parse = engine.live.parse
+
+    def slow_parse(path: str, language: str, source: bytes) -> object:
+        if path == "big.py":  # stands for a 20 MB document's window, still being computed
+            entered.set()
+            release.wait(10)
+        return parse(path, language, source)
+
+    monkeypatch.setattr(engine.live, "parse", slow_parse)
+    slow = threading.Thread(target=lambda: engine.window(path="big.py", text="x = 1\n",
+                                                         offset=0, budget=100))
+    slow.start()
+    try:
+        assert entered.wait(10)
+        done: list[ContextWindow] = []
+        quick = threading.Thread(target=lambda: done.append(window_at(engine, project, 2000)))
+        quick.start()
+        quick.join(5)
+        assert done, "the small document's window waited for the slow one"
+    finally:
+        release.set()
+        slow.join(10)
+
+
+# --------------------------------------------------------------------------- open documents
+
+
+def big_document(lines: int) -> str:
+    return "".join(f"def step_{n}(cart):\n    return compute_total(cart.items, {n})\n\n"
+                   for n in range(lines // 3))
+
+
+def test_an_unchanged_open_document_is_not_read_again(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    project = PROJECTS["python"]
+    engine = ContextEngine(make(tmp_path, project.files), use_cache=False)
+    engine.build_index()
+    counted: list[tuple[str, int]] = []
+
+    def counting(path: str, text: str, *, first_line: int = 1) -> CountedFile:
+        counted.append((path, len(text)))
+        return counted_file(path, text, first_line=first_line)
+
+    monkeypatch.setattr(documents_module, "counted_file", counting)
+    other = big_document(3000)
+    edited = other + "x = 1\n"
+    text = project.files[project.current].replace(CURSOR, "")
+    for version, content in ((1, other), (1, other), (1, other), (2, edited), (2, edited)):
+        engine.window(path=project.current, text=text, offset=len(text) - 1, budget=2000,
+                      open_documents={"shop/other.py": OpenDocument(content, version)})
+
+    # Once per version; the neighbour read from disk once too.
+    neighbour = ("shop/pricing.py", len(project.files["shop/pricing.py"]))
+    assert counted == [("shop/other.py", len(other)), neighbour, ("shop/other.py", len(edited))]
+
+
+def test_a_closed_document_is_forgotten(tmp_path: Path) -> None:
+    project = PROJECTS["python"]
+    engine = ContextEngine(make(tmp_path, project.files), use_cache=False)
+    text = project.files[project.current].replace(CURSOR, "")
+
+    def window(open_documents: dict[str, OpenDocument] | None) -> None:
+        engine.window(path=project.current, text=text, offset=10, budget=500,
+                      open_documents=open_documents)
+
+    window({"a.py": OpenDocument("a = 1\n", 1), "b.py": OpenDocument("b = 2\n", 1)})
+    first = engine.documents.open_text("a.py", OpenDocument("a = 1\n", 1))
+    window(None)  # prepare() and the CLI say nothing of open documents: nothing changes
+    assert engine.documents.open_text("a.py", OpenDocument("a = 1\n", 1)) is first
+    window({"b.py": OpenDocument("b = 2\n", 1)})  # a.py was closed
+    assert engine.documents.open_text("a.py", OpenDocument("a = 1\n", 1)) is not first
+
+
+def test_a_large_open_document_is_read_around_its_recent_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = PROJECTS["python"]
+    monkeypatch.setattr(engine_module, "LARGE_DOCUMENT_CHARS", 50_000)
+    engine = ContextEngine(make(tmp_path, project.files), use_cache=False)
+    engine.build_index()
+    other = big_document(30_000)  # ~1.5 MB
+    assert len(other) > 50_000
+    text = project.files[project.current].replace(CURSOR, "")
+
+    def open_sections(version: int) -> list[tuple[int, int]]:
+        window = engine.window(path=project.current, text=text, offset=len(text) - 1,
+                               budget=4000,
+                               open_documents={"shop/other.py": OpenDocument(other, version)})
+        return [(s.start_line, s.end_line) for s in window.sections if s.kind == "open"]
+
+    head = open_sections(1)
+    engine.note_edit("shop/other.py", 20_000)
+    around = open_sections(1)
+
+    assert head
+    assert all(end < 2_000 for _, end in head)  # its head only
+    assert around
+    assert all(start > 19_000 and end < 21_000 for start, end in around)
+
+
+@pytest.mark.parametrize(("root", "path"), [
+    ("workspace", ".env"),
+    ("workspace", "certs/server.pem"),
+    ("workspace", "internal/payroll.py"),  # [privacy] exclude
+    ("none", "id_rsa"),  # no workspace: the rules by name still hold
+])
+def test_the_engine_refuses_an_excluded_cursor_document(
+    tmp_path: Path, root: str, path: str
+) -> None:
+    engine = ContextEngine(tmp_path if root == "workspace" else None,
+                           exclude=("internal/**",), use_cache=False)
+    allowed = engine.window(path="app.py", text="x = 1\n", offset=5, budget=500)
+    assert "x = 1" in allowed.prompt
+
+    with pytest.raises(ExcludedDocument) as refused:
+        engine.window(path=path, text="SECRET = 'do-not-send'\n", offset=6, budget=500)
+    assert refused.value.path == path
+    assert refused.value.reason

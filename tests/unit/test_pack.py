@@ -43,6 +43,7 @@ def no_hang() -> Iterator[None]:
 def check_invariants(text: str, offset: int, budget: int, packed: PackedContext) -> None:
     """What must hold for every packing, checked against the text itself."""
     prefix, suffix = packed.prefix, packed.suffix
+    assert packed.middle == ""  # a cursor, no selection
     offset = max(0, min(offset, len(text)))
     # Within budget, by an independent count of what is actually sent; the packer's own count
     # (per-line sums) may only overestimate it.
