@@ -46,6 +46,10 @@ class FimTemplate:
     stop: tuple[str, ...]
     snippet: str = DEFAULT_SNIPPET
     current: str = ""
+    # How a model's vocabulary shows it belongs to this family (each one token there): its FIM
+    # tokens, and the file separator that tells apart families sharing FIM tokens.
+    tokens: tuple[str, ...] = ()
+    file_separator: str = ""
 
     def render(self, prefix: str, suffix: str, snippets: Sequence[SnippetLike] = (),
                path: str = "") -> str:
@@ -79,16 +83,23 @@ class ChatTemplate:
 
 
 def fim_families() -> tuple[str, ...]:
+    """The families in fim.toml, in its order (`none` is not one: it means chat fill-in)."""
     return tuple(_fim_table())
 
 
+@cache
 def fim_template(family: str) -> FimTemplate:
     """The template of a FIM family; KeyError for an unknown family (config validates names)."""
     entry = _fim_table()[family]
-    stop = entry["stop"]
-    assert isinstance(stop, list), f"fim.toml: {family}.stop must be a list"
-    return FimTemplate(family, str(entry["template"]), tuple(str(s) for s in stop),
-                       str(entry.get("snippet", DEFAULT_SNIPPET)), str(entry.get("current", "")))
+    return FimTemplate(family, str(entry["template"]), _strings(entry, "stop", family),
+                       str(entry.get("snippet", DEFAULT_SNIPPET)), str(entry.get("current", "")),
+                       _strings(entry, "tokens", family), str(entry.get("file_separator", "")))
+
+
+def _strings(entry: Mapping[str, object], key: str, family: str) -> tuple[str, ...]:
+    values = entry.get(key, [])
+    assert isinstance(values, list), f"fim.toml: {family}.{key} must be a list"
+    return tuple(str(v) for v in values)
 
 
 @cache

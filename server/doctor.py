@@ -7,13 +7,19 @@ import asyncio
 import time
 
 from deskmate.server.backends import create_backend
+from deskmate.server.backends.facts import BACKENDS
 from deskmate.server.config import Config, Profile
 from deskmate.server.errors import BackendError
 
-NATIVE_FIM = {"ollama": "server-side (Ollama applies the model's template)",
-              "llamacpp": "server-side (/infill applies the model's FIM tokens)",
-              "mistral": "server-side (/v1/fim/completions)",
-              "anthropic": "chat fill-in (prompts/fill_in.md)"}
+
+def describe_fim(profile: Profile) -> str:
+    """How a completion reaches this profile's model, from the backend's facts."""
+    facts = BACKENDS[profile.backend]
+    if facts.native_fim:
+        return f"server-side ({facts.fim_detail})"
+    if facts.fim == "template" and profile.fim != "none":
+        return f"template {profile.fim}"
+    return "chat fill-in (prompts/fill_in.md)"
 
 
 async def check_local(profile: Profile) -> tuple[bool, list[str]]:
@@ -47,12 +53,10 @@ async def check_profile(profile: Profile, timeout_s: float = 5.0) -> tuple[bool,
     lines = [f"profile {profile.name}: backend {profile.backend}"
              + (f", {profile.url}" if profile.url else "")
              + (f", model {profile.model}" if profile.model else "")]
-    if profile.backend == "local":
+    if BACKENDS[profile.backend].in_process:
         ok, details = await check_local(profile)
         return ok, lines + details
-    fim = NATIVE_FIM.get(profile.backend) or (
-        "chat fill-in (prompts/fill_in.md)" if profile.fim == "none" else f"template {profile.fim}")
-    lines.append(f"  FIM: {fim}")
+    lines.append(f"  FIM: {describe_fim(profile)}")
     if profile.api_key_env:
         state = "set" if profile.api_key() else "NOT SET"
         lines.append(f"  API key: ${profile.api_key_env} is {state}")

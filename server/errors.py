@@ -1,7 +1,6 @@
 """The exceptions Deskmate raises on purpose.
 
     DeskmateError
-    ├── ConfigError            a config file or editor setting that cannot be used
     └── BackendError           a model backend did not give a usable answer
         ├── Unavailable        nothing answered (refused, DNS, TLS, not installed)
         ├── Timeout            the job's deadline passed
@@ -16,14 +15,6 @@ from __future__ import annotations
 
 class DeskmateError(Exception):
     """Base class of every error Deskmate raises on purpose."""
-
-
-class ConfigError(DeskmateError):
-    """A configuration value that cannot be used; `where` names the file and line or source."""
-
-    def __init__(self, message: str, *, where: str = "") -> None:
-        super().__init__(f"{where}: {message}" if where else message)
-        self.where = where
 
 
 class BackendError(DeskmateError):

@@ -98,9 +98,3 @@ class AnthropicBackend(HttpBackend):
         messages = (fill_in_messages(request) if isinstance(request, FimRequest)
                     else request.messages)
         return "\n\n".join(m.content for m in messages)
-
-    def models_url(self) -> str:
-        return f"{self.profile.url.rstrip('/')}/v1/models"
-
-    def model_names(self, payload: Any) -> list[str]:
-        return [str(item["id"]) for item in payload["data"]]

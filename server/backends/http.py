@@ -20,6 +20,7 @@ import httpx
 
 from deskmate.server.backends.base import Event, Finished, Request, TextDelta
 from deskmate.server.backends.chatfill import CompletionTagFilter
+from deskmate.server.backends.facts import BACKENDS
 from deskmate.server.config import Profile
 from deskmate.server.errors import BackendError, BadResponse, HTTPStatus, Timeout, Unavailable
 
@@ -63,8 +64,8 @@ class HttpCall:
 
 
 class HttpBackend:
-    """Base for the HTTP protocols. Subclasses implement `build_call`, `models_url`,
-    `model_names` and `prompt_text`."""
+    """Base for the HTTP protocols. Subclasses implement `build_call` and `prompt_text`, and
+    `model_names` when the model list is not OpenAI's shape."""
 
     def __init__(self, profile: Profile, *, timeout_s: float = 30.0) -> None:
         self.profile = profile
@@ -84,13 +85,15 @@ class HttpBackend:
     def prompt_text(self, request: Request) -> str:
         raise NotImplementedError
 
-    def models_url(self) -> str:
-        raise NotImplementedError
-
     def model_names(self, payload: Any) -> list[str]:
-        raise NotImplementedError
+        """The names in the server's model list: OpenAI's `{"data": [{"id": …}]}` by default."""
+        return [str(item["id"]) for item in payload["data"]]
 
     # -- shared --------------------------------------------------------------------------
+
+    def models_url(self) -> str:
+        """Where the server lists its models: the profile's url + the backend's models path."""
+        return self.profile.url.rstrip("/") + BACKENDS[self.profile.backend].models_path
 
     def auth_headers(self) -> dict[str, str]:
         key = self.profile.api_key()

@@ -66,12 +66,3 @@ class LlamaCppBackend(HttpBackend):
             extra = "".join(f"{s.path}\n{s.text}\n" for s in request.extra)
             return extra + request.prefix + request.suffix
         return "\n\n".join(m.content for m in request.messages)
-
-    def models_url(self) -> str:
-        return f"{self.profile.url.rstrip('/')}/v1/models"
-
-    def model_names(self, payload: Any) -> list[str]:
-        return [str(item["id"]) for item in payload["data"]]
-
-
-

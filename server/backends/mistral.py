@@ -45,9 +45,3 @@ class MistralBackend(HttpBackend):
         if isinstance(request, FimRequest):
             return request.prefix_with_context() + request.suffix
         return "\n\n".join(m.content for m in request.messages)
-
-    def models_url(self) -> str:
-        return f"{self.profile.url.rstrip('/')}/v1/models"
-
-    def model_names(self, payload: Any) -> list[str]:
-        return [str(item["id"]) for item in payload["data"]]

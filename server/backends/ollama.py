@@ -77,8 +77,5 @@ class OllamaBackend(HttpBackend):
             return request.prefix_with_context() + request.suffix
         return "\n\n".join(m.content for m in request.messages)
 
-    def models_url(self) -> str:
-        return f"{self.profile.url.rstrip('/')}/api/tags"
-
     def model_names(self, payload: Any) -> list[str]:
         return [str(item["name"]) for item in payload["models"]]

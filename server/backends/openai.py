@@ -103,9 +103,3 @@ class OpenAIBackend(HttpBackend):
             return fim_template(self.profile.fim).render(request.prefix, request.suffix,
                                                          request.extra, request.path)
         return "\n\n".join(m["content"] for m in chat_messages(request))
-
-    def models_url(self) -> str:
-        return f"{self.profile.url.rstrip('/')}/models"
-
-    def model_names(self, payload: Any) -> list[str]:
-        return [str(item["id"]) for item in payload["data"]]

@@ -27,6 +27,7 @@ from deskmate.server.backends.base import (
     Request,
     generate,
 )
+from deskmate.server.backends.facts import BACKENDS, LOCAL
 from deskmate.server.backends.http import HttpBackend
 from deskmate.server.config import Profile
 from deskmate.server.errors import BadResponse, HTTPStatus, Unavailable
@@ -257,6 +258,43 @@ async def test_no_key_configured_sends_no_auth_header(kind: str) -> None:
 async def test_trailing_slash_in_url_is_not_doubled() -> None:
     async with opened("ollama", BASE + "/") as backend:
         assert backend.build_call(FIM).url == f"{BASE}/api/generate"
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("openai", f"{BASE}/v1/models"),
+    ("openai-chat", f"{BASE}/v1/models"),
+    ("ollama", f"{BASE}/api/tags"),
+    ("llamacpp", f"{BASE}/v1/models"),
+    ("anthropic", f"{BASE}/v1/models"),
+    ("mistral", f"{BASE}/v1/models"),
+])
+async def test_models_url_is_the_url_plus_the_backends_models_path(kind: str,
+                                                                    expected: str) -> None:
+    async with opened(kind, BASE) as backend:
+        assert backend.models_url() == expected
+        backend.profile = replace(backend.profile, url=backend.profile.url + "/")
+        assert backend.models_url() == expected
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+async def test_create_backend_builds_the_class_the_facts_name(name: str) -> None:
+    facts = BACKENDS[name]
+    backend = create_backend(Profile(name="p", backend=name, url=facts.default_url))
+    try:
+        assert type(backend).__name__ == facts.class_name
+        assert type(backend).__module__ == f"deskmate.server.backends.{name}"
+        assert backend.profile.backend == name
+    finally:
+        await backend.aclose()
+
+
+def test_create_backend_refuses_a_backend_the_facts_do_not_know() -> None:
+    with pytest.raises(KeyError):
+        create_backend(Profile(name="p", backend="carrier-pigeon"))
+
+
+def test_every_http_kind_here_is_a_backend_in_the_facts_table() -> None:
+    assert {profile.backend for profile in KINDS.values()} == set(BACKENDS) - {LOCAL}
 
 
 @pytest.mark.parametrize(("kind", "expected"), [

@@ -5,10 +5,13 @@ family's rendered prompt is pinned character for character."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from deskmate.prompts.render import Message, chat_template, fim_families, fim_template
-from deskmate.server.config import FIM_FAMILIES
+from deskmate.server.backends.local import fim_family
+from deskmate.server.config import Profile
 
 PREFIX = "def add(a, b):\n    return "
 SUFFIX = "\n\nprint(add(1, 2))\n"
@@ -48,7 +51,9 @@ GOLDEN: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def test_every_family_the_config_accepts_has_a_template_and_a_golden() -> None:
-    assert set(fim_families()) == set(FIM_FAMILIES) - {"none"}
+    fim = next(f for f in fields(Profile) if f.name == "fim")
+
+    assert set(fim.metadata["choices"]) == set(fim_families()) | {"none"}
     assert set(fim_families()) == set(GOLDEN)
 
 
@@ -88,6 +93,66 @@ def test_empty_prefix_and_suffix_leave_only_the_tokens() -> None:
 def test_unknown_family_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         fim_template("none")
+
+
+# --------------------------------------------------------------------------- family tokens
+
+# family -> (FIM tokens, file separator), as the families' vocabularies spell them.
+TOKENS: dict[str, tuple[tuple[str, ...], str]] = {
+    "starcoder": (("<fim_prefix>", "<fim_suffix>", "<fim_middle>"), "<file_sep>"),
+    "codellama": (("<PRE>", "<SUF>", "<MID>"), ""),
+    "deepseek": (("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"), ""),
+    "qwen": (("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"), "<|file_sep|>"),
+    "codestral": (("[PREFIX]", "[SUFFIX]"), ""),
+    "codegemma": (("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"), "<|file_separator|>"),
+}
+
+
+@pytest.mark.parametrize("family", sorted(GOLDEN))
+def test_each_family_names_its_tokens(family: str) -> None:
+    template = fim_template(family)
+
+    assert (template.tokens, template.file_separator) == TOKENS[family]
+    assert all(token in template.template for token in template.tokens)
+    if template.file_separator:  # the model writes it when it moves on to another file
+        assert template.file_separator in template.stop
+
+
+def vocabulary(*tokens: str) -> set[str]:
+    """A model's special tokens, plus some every vocabulary has."""
+    return {"<|endoftext|>", "<s>", "</s>", *tokens}
+
+
+@pytest.mark.parametrize("family", sorted(GOLDEN))
+def test_a_model_with_a_familys_tokens_is_that_family(family: str) -> None:
+    tokens, separator = TOKENS[family]
+    vocab = vocabulary(*tokens, *([separator] if separator else []))
+
+    assert fim_family(vocab.__contains__) == family
+
+
+def test_codegemma_and_qwen_share_fim_tokens_and_the_file_separator_decides() -> None:
+    shared = ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+
+    assert fim_family(vocabulary(*shared, "<|file_separator|>").__contains__) == "codegemma"
+    assert fim_family(vocabulary(*shared, "<|file_sep|>").__contains__) == "qwen"
+    assert fim_family(vocabulary(*shared).__contains__) == "qwen"  # a tie: fim.toml's order
+
+
+def test_a_model_without_the_file_separator_still_has_its_fim_tokens() -> None:
+    """StarCoder 1 and SantaCoder have the FIM tokens but not StarCoder2's <file_sep>."""
+    vocab = vocabulary("<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>")
+
+    assert fim_family(vocab.__contains__) == "starcoder"
+
+
+@pytest.mark.parametrize("vocab", [
+    vocabulary(),
+    vocabulary("<fim_prefix>", "<fim_suffix>"),  # one token short
+    vocabulary("<|fim_prefix|>", "<|fim_middle|>", "<|file_separator|>"),
+])
+def test_a_model_without_a_whole_set_of_fim_tokens_has_no_family(vocab: set[str]) -> None:
+    assert fim_family(vocab.__contains__) == ""
 
 
 # --------------------------------------------------------------------------- chat fill-in
