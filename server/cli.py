@@ -9,13 +9,13 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from deskmate.context.engine import ContextEngine
 from deskmate.server import logs
 from deskmate.server.config import Config, load_config
-from deskmate.server.errors import BackendError, DeskmateError
+from deskmate.server.errors import DeskmateError
+from deskmate.server.jobs.snapshot import DocumentSnapshot
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +105,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- complete
+# --------------------------------------------------------------------------- complete, context
 
 
 def parse_location(location: str) -> tuple[Path, int, int]:
@@ -118,19 +118,6 @@ def parse_location(location: str) -> tuple[Path, int, int]:
     if line_number < 1 or column < 1:
         raise DeskmateError(f"LINE and COL start at 1, got {line_number}:{column}")
     return Path(file), line_number, column
-
-
-def offset_of(text: str, line: int, column: int, *, name: str) -> int:
-    """Index into `text` of 1-based LINE:COL, COL counting characters; COL may be one past
-    the line's last character (the end of the line)."""
-    lines = text.split("\n")
-    if line > len(lines):
-        raise DeskmateError(f"{name} has {len(lines)} lines; line {line} does not exist")
-    content = lines[line - 1].rstrip("\r")
-    if column > len(content) + 1:
-        raise DeskmateError(f"{name}:{line} has {len(content)} characters; column {column} is "
-                            f"past its end (the end is column {len(content) + 1})")
-    return sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
 
 
 def workspace_of(file: Path) -> Path:
@@ -151,99 +138,100 @@ def _cli_config(args: argparse.Namespace, workspace: Path) -> Config:
     return config
 
 
-@dataclass(frozen=True)
-class _At:
-    """A FILE:LINE:COL from the command line, read and placed in its workspace."""
-
-    file: Path
-    text: str
-    offset: int
-    workspace: Path
-    relative: str  # the path the model sees
-
-
-def _locate(args: argparse.Namespace) -> _At:
+def _snapshot(args: argparse.Namespace) -> tuple[DocumentSnapshot, Path]:
+    """The file at FILE:LINE:COL as a job sees it, and its workspace."""
     file, line, column = parse_location(args.location)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DeskmateError(f"cannot read {file}: {exc}") from None
-    offset = offset_of(text, line, column, name=str(file))
     workspace = args.workspace or workspace_of(file.resolve())
-    try:
-        relative = file.resolve().relative_to(workspace.resolve()).as_posix()
-    except ValueError:
-        relative = file.name
-    return _At(file, text, offset, workspace, relative)
+    return DocumentSnapshot.from_file(file, workspace=workspace, line=line,
+                                      column=column), workspace
 
 
-def _engine(workspace: Path) -> tuple[ContextEngine, float]:
+def _engine(workspace: Path, exclude: tuple[str, ...]) -> tuple[ContextEngine, float]:
     """The context engine of a workspace with its index built (from the cache when it is
     fresh); the milliseconds that took."""
     started = time.perf_counter()
-    engine = ContextEngine(workspace, workers=os.cpu_count() or 1)
+    engine = ContextEngine(workspace, exclude=exclude, workers=os.cpu_count() or 1)
     engine.build_index()
     return engine, (time.perf_counter() - started) * 1000
 
 
-def _context(args: argparse.Namespace) -> int:
-    from deskmate.server.jobs import context_report, prompt_budget
+def _gate(snapshot: DocumentSnapshot, config: Config, workspace: Path) -> str | None:
+    """The gate, before anything is indexed, read or sent: why the document must not reach a
+    model (and the one-line message saying so is printed), or None."""
+    from deskmate.server.jobs import gate
 
-    at = _locate(args)
-    config = _cli_config(args, at.workspace)
+    engine = ContextEngine(workspace, exclude=config.privacy.exclude)
+    reason = gate.exclusion(snapshot, engine)
+    if reason is not None:
+        print(f"deskmate: {gate.Excluded(snapshot.shown_path, reason)}", file=sys.stderr)
+    return reason
+
+
+def _context(args: argparse.Namespace) -> int:
+    from deskmate.server.jobs.context_report import excluded_report, prompt_budget, report_context
+
+    snapshot, workspace = _snapshot(args)
+    config = _cli_config(args, workspace)
     configured = [p.window for p in config.chain("completion")]  # no model is loaded here
     budget = args.budget if args.budget is not None else prompt_budget(config, configured)
     if budget < 1:
         raise DeskmateError(f"--budget must be a positive number of tokens, got {budget}")
-    engine, index_ms = _engine(at.workspace)
-    started = time.perf_counter()
-    window = engine.window(path=at.relative, text=at.text, offset=at.offset, budget=budget)
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    if (reason := _gate(snapshot, config, workspace)) is not None:
+        if args.json:  # what would be sent (nothing), and why
+            print(json.dumps(excluded_report(budget, reason, index_ms=0.0), ensure_ascii=False))
+        return 1
+    engine, index_ms = _engine(workspace, config.privacy.exclude)
+    report = asyncio.run(report_context(snapshot, engine, budget=budget, index_ms=index_ms))
     if args.json:
-        report = context_report(window, elapsed_ms=elapsed_ms, index_ms=index_ms)
         print(json.dumps(report, ensure_ascii=False))
     else:
-        print(window.prompt, end="")
+        print(report["prompt"], end="")
     return 0
 
 
 def _complete(args: argparse.Namespace) -> int:
-    from deskmate.server.jobs import CompletionInput, CompletionJobs
+    from deskmate.server.jobs.complete import Completion, Completions
+    from deskmate.server.jobs.runner import JobRunner
     from deskmate.server.router import Router
 
-    at = _locate(args)
-    file, text, offset, relative = at.file, at.text, at.offset, at.relative
-    config = _cli_config(args, at.workspace)
-    engine, _ = _engine(at.workspace)
+    snapshot, workspace = _snapshot(args)
+    config = _cli_config(args, workspace)
+    if _gate(snapshot, config, workspace) is not None:
+        return 1
+    engine, _ = _engine(workspace, config.privacy.exclude)
 
     async def run() -> int:
         router = Router()
-        jobs = CompletionJobs(lambda: config, router, lambda: engine)
+        runner = JobRunner(config=lambda: config, router=router, engine=lambda: engine)
         try:
-            outcome = await jobs.complete(CompletionInput(
-                key=str(file), text=text, offset=offset, path=relative,
-                language=file.suffix.lstrip(".")))
-        except BackendError as exc:
-            print(f"deskmate: {logs.mask(str(exc))}", file=sys.stderr)
-            return 1
+            result = await runner.run(Completions().job(), snapshot)
         finally:
             await router.aclose()
-        g = outcome.generation
+        if result.message:
+            print(f"deskmate: {logs.mask(result.message)}", file=sys.stderr)
+            return 1
+        completion = result.value if isinstance(result.value, Completion) else None
+        g = completion.generation if completion else None
+        record = result.record
         if args.json:
             print(json.dumps({
-                "text": outcome.text,
+                "text": completion.text if completion else "",
                 "profile": g.profile if g else "",
                 "model": g.model if g else "",
-                "latency_ms": round(outcome.latency_ms, 1),
+                "latency_ms": round(record.total_ms, 1),
                 "first_token_ms": round(g.first_token_ms, 1) if g and g.first_token_ms else None,
                 "prompt_tokens": g.prompt_tokens if g else 0,
                 "output_tokens": g.output_tokens if g else 0,
                 "usage_reported": g.usage_reported if g else False,
                 "finish_reason": g.finish_reason if g else "",
-                "context_tokens": outcome.context.tokens if outcome.context else 0,
+                "context_tokens": completion.context.tokens
+                if completion and completion.context else 0,
+                "job": record.id,
+                "attempts": [{"profile": a.profile, "outcome": a.outcome, "ms": a.ms,
+                              "message": logs.mask(a.message)} for a in record.attempts],
             }, ensure_ascii=False))
         else:
-            print(outcome.text)
+            print(completion.text if completion else "")
         return 0
 
     return asyncio.run(run())

@@ -73,6 +73,7 @@ class ModelServer:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._queue: list[Reply] = []
+        self._by_marker: list[tuple[str, Reply]] = []
         self.stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -101,8 +102,17 @@ class ModelServer:
         with self._lock:
             self._queue.extend(replies)
 
-    def next_reply(self) -> Reply:
+    def reply_when(self, marker: str, reply: Reply) -> None:
+        """Answer every request whose raw body contains `marker` with `reply` (before the
+        queue): concurrent requests for different documents get their own answers."""
         with self._lock:
+            self._by_marker.append((marker, reply))
+
+    def next_reply(self, raw: bytes = b"") -> Reply:
+        with self._lock:
+            for marker, reply in self._by_marker:
+                if marker.encode("utf-8") in raw:
+                    return reply
             return self._queue.pop(0) if self._queue else self.reply
 
     def record(self, item: Received) -> None:
@@ -117,6 +127,7 @@ class ModelServer:
         with self._lock:
             self.received.clear()
             self._queue.clear()
+            self._by_marker.clear()
 
     def wait_for(self, predicate: Any, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -174,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         item = Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()},
                         body, time.perf_counter(), client_port=self.client_address[1])
         self.model_server.record(item)
-        reply = self.model_server.next_reply()
+        reply = self.model_server.next_reply(raw)
         try:
             self._answer(reply, body if isinstance(body, dict) else {})
             item.outcome = "complete"

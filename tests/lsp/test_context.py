@@ -27,7 +27,8 @@ def compute_total(items, tax):
     return subtotal * (1 + tax)
 '''
 APP = "from shop.pricing import compute_total\n\n\ndef checkout(cart):\n    total = \n"
-FIELDS = {"budget", "tokens", "prompt", "elapsed_ms", "index_ms", "sections", "redactions"}
+FIELDS = {"budget", "tokens", "prompt", "elapsed_ms", "index_ms", "sections", "redactions",
+          "excluded"}
 SECTION_FIELDS = {"kind", "path", "start_line", "end_line", "tokens", "score", "reason",
                   "included"}
 
@@ -61,6 +62,8 @@ async def test_indexing_reports_progress_and_context_shows_the_cross_file_defini
     assert isinstance(progress[0], types.WorkDoneProgressBegin)
     assert isinstance(progress[-1], types.WorkDoneProgressEnd)
     assert set(report) == FIELDS
+    assert report["excluded"] is None
+    assert report["index_ms"] > 0  # the server's index build, not a made-up 0
     assert all(set(section) == SECTION_FIELDS for section in report["sections"])
     assert report["tokens"] <= report["budget"]
     [definition] = [s for s in report["sections"] if s["kind"] == "definition"

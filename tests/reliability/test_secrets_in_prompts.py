@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from deskmate.context.privacy import PLACEHOLDER
+from deskmate.context.redact import PLACEHOLDER
 from tests.fakes.model_server import ModelServer, Reply
 from tests.lsp.conftest import (
     fast_profile,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deskmate.server.cache import PREFIX_CHECK, SUFFIX_CHECK, CompletionCache
+from deskmate.server.jobs.cache import PREFIX_CHECK, SUFFIX_CHECK, CompletionCache
 
 BEFORE = "def add(a, b):\n    "
 AFTER = "\n\nprint(add(1, 2))\n"

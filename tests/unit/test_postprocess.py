@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deskmate.server.postprocess import KeepGoing, Surroundings, clean, cut_point
+from deskmate.server.jobs.postprocess import KeepGoing, Surroundings, clean, cut_point
 
 CURSOR = "█"
 

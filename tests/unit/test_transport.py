@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deskmate.server.transport import read_frame, receive
+from deskmate.server.lsp.transport import read_frame, receive
 
 
 def frames(data: bytes) -> list[bytes]:

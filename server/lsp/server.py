@@ -1,10 +1,13 @@
-"""The LSP face of Deskmate: pygls handlers that translate between LSP and the session's jobs,
-nothing more. State and decisions live in `session.py`."""
+"""The LSP face of Deskmate: the pygls server, its lifecycle (settings, file watching,
+indexing with progress) and the one handler table that maps each LSP method to the feature
+module that translates it (`inline.py`, `context.py`). State lives in `session.py`; decisions
+a CLI user needs too live in `server/jobs/`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import sys
 import threading
@@ -20,9 +23,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
-from deskmate.server import logs, transport
-from deskmate.server.documents import units
-from deskmate.server.session import Session
+from deskmate.server import logs
+from deskmate.server.lsp import context, inline, transport
+from deskmate.server.lsp.capabilities import ClientFeatures
+from deskmate.server.lsp.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,6 @@ except PackageNotFoundError:  # pragma: no cover  (running from a source tree)
 
 # The same trouble is shown to the user at most once in this many seconds.
 NOTICE_INTERVAL_S = 60.0
-CONTEXT_METHOD = "deskmate/context"
 
 
 class DeskmateProtocol(LanguageServerProtocol):
@@ -66,8 +69,8 @@ class DeskmateServer(LanguageServer):
         super().__init__("deskmate", __version__, protocol_cls=DeskmateProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.fixed_root = workspace
-        self.client_name = ""
         self._shown: dict[str, float] = {}
+        self.background: set[asyncio.Task[None]] = set()
         self.session = Session(config_path=config_path, root=workspace, warn=self.warn)
 
     # pygls' own stream loops are replaced by `transport.serve`: it finds its footing again
@@ -118,8 +121,7 @@ class DeskmateServer(LanguageServer):
         settings: list[tuple[Any, str]] = []
         if init_options:
             settings.append((init_options, "initializationOptions"))
-        workspace_caps = self.client_capabilities.workspace
-        if workspace_caps is not None and workspace_caps.configuration:
+        if self.session.client.configuration:
             try:
                 result = await asyncio.wait_for(self.workspace_configuration_async(
                     types.ConfigurationParams(items=[types.ConfigurationItem(section="deskmate")])
@@ -134,9 +136,7 @@ class DeskmateServer(LanguageServer):
     async def watch_files(self) -> None:
         """Ask the editor to report files created, changed or deleted outside it, so the
         index follows `git checkout` and code generators."""
-        workspace = self.client_capabilities.workspace
-        watched = workspace.did_change_watched_files if workspace else None
-        if watched is None or not watched.dynamic_registration:
+        if not self.session.client.watched_files:
             return
         try:
             await asyncio.wait_for(self.client_register_capability_async(
@@ -149,10 +149,9 @@ class DeskmateServer(LanguageServer):
 
     async def index_with_progress(self) -> None:
         """Index the workspace, shown as `$/progress` when the editor supports it."""
-        window = self.client_capabilities.window
         token = f"deskmate-index-{uuid.uuid4().hex[:8]}"
         progress = None
-        if window is not None and window.work_done_progress:
+        if self.session.client.work_done_progress:
             try:
                 await asyncio.wait_for(self.work_done_progress.create_async(token), 5)
                 progress = self.work_done_progress
@@ -177,17 +176,20 @@ class DeskmateServer(LanguageServer):
                 progress.end(token, types.WorkDoneProgressEnd(message="indexed"))
 
 
-def build_server(*, config_path: Path | None = None, workspace: Path | None = None
-                 ) -> DeskmateServer:
-    server = DeskmateServer(config_path=config_path, workspace=workspace)
-    session = server.session
-    background: set[asyncio.Task[None]] = set()
+    def in_background(self, work: Any) -> None:
+        """Run a coroutine without holding up the request that started it; shutdown cancels
+        it."""
+        task = asyncio.ensure_future(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
-    @server.feature(types.INITIALIZE)
-    def on_initialize(params: types.InitializeParams) -> None:
-        server.client_name = params.client_info.name if params.client_info else ""
-        session.encoding = server.workspace.position_encoding or types.PositionEncodingKind.Utf16
-        if server.fixed_root is None:
+    # -- lifecycle handlers ----------------------------------------------------------------------
+
+    def on_initialize(self, params: types.InitializeParams) -> None:
+        session = self.session
+        session.client = ClientFeatures.resolve(
+            params, position_encoding=self.workspace.position_encoding)
+        if self.fixed_root is None:
             folders = params.workspace_folders or []
             root_uri = folders[0].uri if folders else params.root_uri
             if root_uri and (path := to_fs_path(root_uri)):
@@ -197,118 +199,102 @@ def build_server(*, config_path: Path | None = None, workspace: Path | None = No
             if params.initialization_options else []
         )
         session.reload_config()
-        text_caps = params.capabilities.text_document
-        if text_caps is None or text_caps.inline_completion is None:
+        if not session.client.inline_completion:
             # Clients without ghost text get the same suggestion as one completion item.
-            server.feature(types.TEXT_DOCUMENT_COMPLETION,
-                           types.CompletionOptions(resolve_provider=False))(on_completion)
+            self.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(
+                resolve_provider=False))(_plain(self.on_completion))
 
-    @server.feature(types.INITIALIZED)
-    async def on_initialized(params: types.InitializedParams) -> None:
-        logging.getLogger("deskmate").addHandler(logs.ClientLogHandler(_client_logger(server)))
+    async def on_initialized(self, params: types.InitializedParams) -> None:
+        logging.getLogger("deskmate").addHandler(logs.ClientLogHandler(_client_logger(self)))
+        session = self.session
         init_options = session.editor_settings[0][0] if session.editor_settings else None
-        await server.pull_settings(init_options)
+        await self.pull_settings(init_options)
         session.reindex_needed = False  # the first index is built below anyway
-        await server.watch_files()
-        task = asyncio.ensure_future(server.index_with_progress())
-        background.add(task)
-        task.add_done_callback(background.discard)
+        await self.watch_files()
+        self.in_background(self.index_with_progress())
 
-    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def on_configuration_changed(params: types.DidChangeConfigurationParams) -> None:
+    async def on_configuration_changed(self, params: types.DidChangeConfigurationParams
+                                       ) -> None:
+        session = self.session
         init_options = next((d for d, source in session.editor_settings
                              if source == "initializationOptions"), None)
-        await server.pull_settings(init_options)
+        await self.pull_settings(init_options)
         if session.reindex_needed:  # [privacy] exclude changed: the index must forget files
             session.reindex_needed = False
-            task = asyncio.ensure_future(server.index_with_progress())
-            background.add(task)
-            task.add_done_callback(background.discard)
+            self.in_background(self.index_with_progress())
 
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def on_open(params: types.DidOpenTextDocumentParams) -> None:
-        session.opened(params.text_document)
+    def on_open(self, params: types.DidOpenTextDocumentParams) -> None:
+        self.session.opened(params.text_document)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def on_change(params: types.DidChangeTextDocumentParams) -> None:
-        session.changed(params)
+    def on_change(self, params: types.DidChangeTextDocumentParams) -> None:
+        self.session.changed(params)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def on_save(params: types.DidSaveTextDocumentParams) -> None:
-        session.saved_or_changed_on_disk(params.text_document.uri)
+    def on_save(self, params: types.DidSaveTextDocumentParams) -> None:
+        self.session.saved_or_changed_on_disk(params.text_document.uri)
 
-    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-    def on_close(params: types.DidCloseTextDocumentParams) -> None:
-        session.closed(params.text_document.uri)
+    def on_close(self, params: types.DidCloseTextDocumentParams) -> None:
+        self.session.closed(params.text_document.uri)
 
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def on_files_changed(params: types.DidChangeWatchedFilesParams) -> None:
+    def on_files_changed(self, params: types.DidChangeWatchedFilesParams) -> None:
         for event in params.changes:
             if event.type == types.FileChangeType.Deleted:
-                session.deleted_on_disk(event.uri)
+                self.session.deleted_on_disk(event.uri)
             else:
-                session.saved_or_changed_on_disk(event.uri)
+                self.session.saved_or_changed_on_disk(event.uri)
 
-    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
-    async def on_inline_completion(
-        params: types.InlineCompletionParams,
-    ) -> types.InlineCompletionList | None:
-        automatic = params.context.trigger_kind == types.InlineCompletionTriggerKind.Automatic
-        found = await session.complete_at(params.text_document.uri, params.position,
-                                          automatic=automatic)
-        if found is None:
-            return types.InlineCompletionList(items=[])
-        if server.client_name == "Neovim":
-            # Neovim 0.12 overlays ghost text of a ranged item on the text after it (hiding
-            # the rest of the line); without a range it draws the text inline at the cursor
-            # and leaves the cursor right after it once accepted.
-            return types.InlineCompletionList(items=[
-                types.InlineCompletionItem(insert_text=found.text)])
-        return types.InlineCompletionList(items=[types.InlineCompletionItem(
-            insert_text=found.text, range=types.Range(start=found.at, end=found.at))])
-
-    async def on_completion(params: types.CompletionParams) -> types.CompletionList | None:
-        found = await session.complete_at(params.text_document.uri, params.position,
-                                          automatic=True)
-        if found is None:
-            return types.CompletionList(is_incomplete=True, items=[])
-        text, at, typed = found.text, found.at, found.word_before
-        # Completion lists filter by the word before the cursor, so the item starts there.
-        start = types.Position(line=at.line,
-                               character=at.character - units(typed, session.encoding))
-        label = (typed + text).split("\n", 1)[0].strip()
-        return types.CompletionList(is_incomplete=True, items=[types.CompletionItem(
-            label=label[:80] or text.strip()[:80],
-            kind=types.CompletionItemKind.Text,
-            detail="Deskmate",
-            filter_text=typed + text,
-            sort_text="0",
-            insert_text_format=types.InsertTextFormat.PlainText,
-            text_edit=types.TextEdit(range=types.Range(start=start, end=at),
-                                     new_text=typed + text),
-        )])
-
-    @server.feature(CONTEXT_METHOD)
-    async def on_context(params: Any) -> Any:
-        uri, position, budget = _context_params(params)
-        return await session.context_at(uri, position, budget)
-
-    @server.feature(types.SHUTDOWN)
-    async def on_shutdown(params: Any) -> None:
-        for task in background:
+    async def on_shutdown(self, params: Any) -> None:
+        for task in self.background:
             task.cancel()
-        await session.aclose()
+        await self.session.aclose()
 
+    # -- feature handlers: translation in the feature modules ---------------------------------
+
+    async def on_inline_completion(self, params: types.InlineCompletionParams
+                                   ) -> types.InlineCompletionList:
+        return await inline.inline_completion(self.session, params)
+
+    async def on_completion(self, params: types.CompletionParams) -> types.CompletionList:
+        return await inline.completion(self.session, params)
+
+    async def on_context(self, params: Any) -> Any:
+        return await context.context(self.session, params)
+
+
+def build_server(*, config_path: Path | None = None, workspace: Path | None = None
+                 ) -> DeskmateServer:
+    server = DeskmateServer(config_path=config_path, workspace=workspace)
+    # The handler table: every LSP method Deskmate answers, and who answers it.
+    # (`textDocument/completion` is added at initialize, for clients without inline completion.)
+    handlers: list[tuple[str, Any, Any]] = [
+        (types.INITIALIZE, server.on_initialize, None),
+        (types.INITIALIZED, server.on_initialized, None),
+        (types.SHUTDOWN, server.on_shutdown, None),
+        (types.WORKSPACE_DID_CHANGE_CONFIGURATION, server.on_configuration_changed, None),
+        (types.TEXT_DOCUMENT_DID_OPEN, server.on_open, None),
+        (types.TEXT_DOCUMENT_DID_CHANGE, server.on_change, None),
+        (types.TEXT_DOCUMENT_DID_SAVE, server.on_save, None),
+        (types.TEXT_DOCUMENT_DID_CLOSE, server.on_close, None),
+        (types.WORKSPACE_DID_CHANGE_WATCHED_FILES, server.on_files_changed, None),
+        (types.TEXT_DOCUMENT_INLINE_COMPLETION, server.on_inline_completion,
+         types.InlineCompletionOptions()),
+        (context.METHOD, server.on_context, None),
+    ]
+    for method, handler, options in handlers:
+        server.feature(method, options)(_plain(handler))
     return server
 
 
-def _context_params(params: Any) -> tuple[str, types.Position, int | None]:
-    """{textDocument: {uri}, position: {line, character}, budget?} of a custom request (pygls
-    hands custom params over as attribute objects)."""
-    position = types.Position(line=int(params.position.line),
-                              character=int(params.position.character))
-    budget = getattr(params, "budget", None)
-    return str(params.textDocument.uri), position, int(budget) if budget else None
+def _plain(method: Any) -> Any:
+    """A plain function calling a bound method: pygls marks its handlers with attributes,
+    which a bound method cannot carry."""
+    if inspect.iscoroutinefunction(method):
+        async def handle_async(params: Any) -> Any:
+            return await method(params)
+        return handle_async
+
+    def handle(params: Any) -> Any:
+        return method(params)
+    return handle
 
 
 def _client_logger(server: DeskmateServer) -> Any:
