@@ -2,15 +2,31 @@
 Never to stdout — stdout carries LSP frames and nothing else.
 
 Secrets never reach a log line: every API key value Deskmate reads is registered here and
-replaced by `***` in whatever a handler formats."""
+replaced by `***` in whatever a handler formats, and so is every credential a URL carries —
+the password of `scheme://user:password@host`, and the value of a query parameter whose name
+says it is a secret (`?key=`, `access_token=`, `sig=`, …) — whoever wrote the line (Deskmate,
+httpx at -vvv, an exception's message)."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Callable
 
+from deskmate.context.redact import secret_name
+
 _SECRETS: set[str] = set()
+
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:?#]*:)[^\s/@?#]+@")
+_QUERY_VALUE = re.compile(r"(?P<head>[?&;](?P<name>[A-Za-z0-9_.\-\[\]]{1,64})=)"
+                          r"(?P<value>[^&;#\s\"'<>]+)")
+# Query parameters that carry credentials under names that are not secret words in code.
+_SECRET_PARAMS = frozenset({
+    "key", "apikey", "api-key", "code", "sig", "signature", "auth", "authorization",
+    "credential", "pass", "pwd", "session", "sessionid", "jwt", "x-amz-signature",
+    "x-amz-credential", "x-amz-security-token", "x-goog-signature", "x-goog-credential",
+})
 
 
 def register_secret(value: str) -> None:
@@ -23,7 +39,18 @@ def mask(text: str) -> str:
     for secret in _SECRETS:
         if secret in text:
             text = text.replace(secret, "***")
+    if "://" in text:
+        text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    if "=" in text:
+        text = _QUERY_VALUE.sub(_mask_query_value, text)
     return text
+
+
+def _mask_query_value(match: re.Match[str]) -> str:
+    name = match.group("name").lower()
+    if name in _SECRET_PARAMS or secret_name(name):
+        return match.group("head") + "***"
+    return match.group(0)
 
 
 class MaskingFormatter(logging.Formatter):
