@@ -7,7 +7,13 @@ per editor version (`OpenDocument.version`; a plain string is compared by conten
 disk per modification time, and a *large* document (over `large_chars`, the engine's
 `LARGE_DOCUMENT_CHARS`) is read for the lexical sources only around its recent edits — or, with
 none, only its head: what a user is working on in a 13 MB file is where they last typed, and
-BM25 over every window of it took a third of a second on every keystroke elsewhere."""
+BM25 over every window of it took a third of a second on every keystroke elsewhere.
+
+Every text is redacted before anything is cut from it (`Text.between`, `Text.lexical`): a
+window from the middle of a private key holds neither of its markers, so only the whole text
+can tell that its lines are a secret. Its secrets are found once per version (`SecretScan`: a
+large text chunk by chunk, only where it is read), so an unchanged document costs nothing
+more per keystroke; windows are cut from the redacted text, each line where it was."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from deskmate.context.lexical import CountedFile, counted_file
+from deskmate.context.redact import SecretScan, redacted_part
 
 # A large document is read around each of its recent edits (the most recent first, at most
 # MAX_REGIONS of them): REGION_CHARS centred on the edited line, cut at line breaks. With no
@@ -28,6 +35,7 @@ HEAD_CHARS = 32_000
 MAX_REGIONS = 4
 REGION_SETS = 8  # per document: sets of regions remembered (edits move while typing)
 OPEN_FILES = 64  # open documents' entries kept (an evicted one is simply counted again)
+CURSOR_FILES = 8  # documents' texts as requests' cursors were in them, kept apart
 DISK_FILES = 64  # files on disk kept
 _CHUNK = 1 << 12  # a line is found by reading at most this many characters
 
@@ -84,12 +92,15 @@ class Lines:
 class Text:
     """One version of a document or file, and what retrieval derives from it, each computed
     once (under this entry's own lock: a thread that needs the same entry waits for it, no
-    other thread does)."""
+    other thread does). What leaves it for a prompt leaves redacted: `between`, `lexical`;
+    `text` and `lines` are the raw text, for positions and parsing only."""
 
     def __init__(self, path: str, text: str, *, version: object, large: bool) -> None:
         self.path, self.text, self.version, self.large = path, text, version, large
+        self.secrets = SecretScan(text)
         self._lock = threading.Lock()
         self._lines: Lines | None = None
+        self._clean: str | None = None
         self._counted: CountedFile | None = None
         self._regions: OrderedDict[tuple[tuple[int, int], ...], tuple[CountedFile, ...]] = \
             OrderedDict()
@@ -111,20 +122,48 @@ class Text:
                     lines = self._lines = Lines(self.text)
         return lines
 
+    def between(self, first: int, last: int) -> tuple[str, int]:
+        """Lines `first` to `last` (inclusive), each with its newline, redacted; and how many
+        secrets they touch (a secret is found in the whole text, so one cut by the range is
+        still seen)."""
+        lines = self.lines
+        first, last = max(first, 1), min(last, lines.count)
+        if first > last:
+            return "", 0
+        return self.secrets.part(lines.start(first), lines.start(last + 1))
+
+    def redactions(self, first: int, last: int) -> int:
+        """How many secrets lines `first` to `last` touch."""
+        lines = self.lines
+        return len(self.secrets.within(lines.start(max(first, 1)), lines.start(last + 1)))
+
+    @property
+    def clean(self) -> str:
+        """The whole text redacted, every line where it was (the text itself when it holds
+        no secret)."""
+        if (clean := self._clean) is None:
+            secrets = self.secrets.within(0, len(self.text))
+            clean = self._clean = redacted_part(self.text, secrets, 0, len(self.text)) \
+                if secrets else self.text
+        return clean
+
     def lexical(self, edited: Iterable[int] = ()) -> tuple[CountedFile, ...]:
-        """The text's term-counted windows: all of them, or for a large text those around the
-        `edited` lines (most recent first), or of its head when none is in it."""
+        """The text's term-counted windows, cut from the redacted text: all of them, or for a
+        large text those around the `edited` lines (most recent first), or of its head when
+        none is in it."""
         if not self.large:
             if (counted := self._counted) is None:
+                clean = self.clean  # (found under the scan's own lock)
                 with self._lock:
                     if (counted := self._counted) is None:
-                        counted = self._counted = counted_file(self.path, self.text)
+                        counted = self._counted = counted_file(self.path, clean)
             return (counted,)
         spans, lines = self.regions(edited), self.lines  # (`lines` takes the lock itself)
         with self._lock:
             if (known := self._regions.get(spans)) is None:
                 known = self._regions[spans] = tuple(
-                    counted_file(self.path, self.text[start:end], first_line=lines.line_at(start))
+                    counted_file(self.path, self.secrets.part(start, end)[0],
+                                 first_line=lines.line_at(start))
                     for start, end in spans)
                 while len(self._regions) > REGION_SETS:
                     self._regions.popitem(last=False)
@@ -178,6 +217,7 @@ class DocumentStore:
                  large_chars: int = 1_000_000) -> None:
         self.read_file, self.stamp, self.large_chars = read_file, stamp, large_chars
         self._open: OrderedDict[str, Text] = OrderedDict()
+        self._cursor: OrderedDict[str, Text] = OrderedDict()
         self._disk: OrderedDict[str, Text] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -187,19 +227,30 @@ class DocumentStore:
                             for path, document in open_documents.items()})
 
     def open_text(self, path: str, document: OpenDocument | str) -> Text:
+        return self._entry(self._open, OPEN_FILES, path, document)
+
+    def cursor_text(self, path: str, text: str) -> Text:
+        """The entry for the text a request's cursor is in (compared by content: the same
+        text at another cursor position, or again after `prepare`, is found once), kept apart
+        from the open documents' so that neither replaces the other (a large document is the
+        part around the cursor here, and what other documents read of it there)."""
+        return self._entry(self._cursor, CURSOR_FILES, path, text)
+
+    def _entry(self, entries: OrderedDict[str, Text], keep: int, path: str,
+               document: OpenDocument | str) -> Text:
         text, version = (document, None) if isinstance(document, str) else \
             (document.text, document.version)
         with self._lock:
-            entry = self._open.get(path)
+            entry = entries.get(path)
             if entry is not None and entry.same(text, version):
-                self._open.move_to_end(path)
+                entries.move_to_end(path)
                 return entry
         entry = Text(path, text, version=version, large=len(text) > self.large_chars)
         with self._lock:
-            self._open[path] = entry
-            self._open.move_to_end(path)
-            while len(self._open) > OPEN_FILES:
-                self._open.popitem(last=False)
+            entries[path] = entry
+            entries.move_to_end(path)
+            while len(entries) > keep:
+                entries.popitem(last=False)
         return entry
 
     def file_text(self, path: str) -> Text | None:
@@ -230,8 +281,9 @@ class DocumentStore:
         kept alive here)."""
         keep = set(open_paths)
         with self._lock:
-            for path in [p for p in self._open if p not in keep]:
-                del self._open[path]
+            for entries in (self._open, self._cursor):
+                for path in [p for p in entries if p not in keep]:
+                    del entries[path]
 
 
 class Texts:

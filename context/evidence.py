@@ -13,9 +13,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from deskmate.context.documents import Lines, Texts
+from deskmate.context.documents import Text, Texts
 from deskmate.context.index import WorkspaceIndex
 from deskmate.context.lexical import terms
+from deskmate.context.redact import redact
 from deskmate.context.symbols import Definition, Import
 
 NEAR_BEFORE, NEAR_AFTER = 40, 10  # lines around the cursor whose identifiers count
@@ -38,6 +39,8 @@ class Candidate:
     reason: str
     # A body candidate supersedes the signature candidate with this key once included.
     supersedes: str = ""
+    # Secrets already replaced in `text` (it was cut from its file's redacted text).
+    redactions: int = 0
 
     @property
     def key(self) -> str:
@@ -103,6 +106,9 @@ class Request:
     recent_edits: Sequence[RecentEdit]
     definitions: tuple[Definition, ...]  # the cursor file's, as it is now
     imports: tuple[Import, ...]
+    # The cursor's text as the other texts are, redacted when read (`text_of`); the store's
+    # entry when the engine has one, so its secrets are found once for sources and packer.
+    cursor_text: Text | None = None
     found: Collector = field(default_factory=Collector)
     # Files the cursor file's imports lead to, and module names bound by them (local name →
     # the import and its files): filled by the imports source, read by later ones.
@@ -118,6 +124,9 @@ class Request:
     query: list[str] = field(init=False)  # the lexical query: terms of the near identifiers
 
     def __post_init__(self) -> None:
+        if self.cursor_text is None or self.cursor_text.text is not self.cursor.text:
+            self.cursor_text = Text(self.cursor.path, self.cursor.text, version=None,
+                                    large=False)
         self.line, self.end_line = self.cursor.line, self.cursor.end_line
         self.near_lines = _near_lines(self.cursor, self.line, self.end_line)
         self.near = _near_words(self.cursor, self.near_lines, self.line)
@@ -127,19 +136,16 @@ class Request:
             if number not in skip)
         self.uses = Counter(WORD.findall(self.code))
         self.query = [t for word in self.near for t in terms(word)]
-        self._cursor_lines: Lines | None = None
 
     # -- texts -------------------------------------------------------------------------------
 
-    def lines_of(self, path: str) -> Lines | None:
-        """A file's lines: the cursor's text for the cursor's file (the definitions found in
-        it are numbered in it), else the open document, else the file on disk."""
+    def text_of(self, path: str) -> Text | None:
+        """A file's text, to cut snippets from (`Text.between`, redacted): the cursor's text
+        for the cursor's file (the definitions found in it are numbered in it), else the open
+        document, else the file on disk."""
         if path == self.cursor.path:
-            if self._cursor_lines is None:
-                self._cursor_lines = Lines(self.cursor.text)
-            return self._cursor_lines
-        entry = self.texts.get(path)
-        return entry.lines if entry is not None else None
+            return self.cursor_text
+        return self.texts.get(path)
 
     def edited_lines(self, path: str) -> list[int]:
         """Lines of `path` edited recently, the most recent first."""
@@ -196,17 +202,19 @@ class Request:
                                  definition.end_line, summary, score, reason))
         if score < BODY_WORTHY:
             return
-        lines = self.lines_of(definition.path)
-        if lines is None:
+        source = self.text_of(definition.path)
+        if source is None:
             return
-        body = lines.between(definition.start_line,
-                             min(definition.end_line, definition.start_line + MAX_BODY_LINES - 1))
+        body, redactions = source.between(
+            definition.start_line,
+            min(definition.end_line, definition.start_line + MAX_BODY_LINES - 1))
         if body.strip() and len(body) > len(summary):
             signature_key = Candidate("definition", definition.path, definition.start_line,
                                       definition.end_line, "", 0, "").key
             self.found.add(Candidate("definition", definition.path, definition.start_line,
                                      definition.end_line, _dedent(body), score * BODY_FACTOR,
-                                     reason + " (with its body)", supersedes=signature_key))
+                                     reason + " (with its body)", supersedes=signature_key,
+                                     redactions=redactions))
 
 
 def definition_summary(definition: Definition, language: str) -> str:
@@ -233,6 +241,10 @@ def first_line(signature: str) -> str:
     lines = [line.strip() for line in signature.splitlines() if line.strip()]
     named = next((line for line in lines if not line.startswith(("@", "#[", "#!["))),
                  lines[0] if lines else "")
+    if len(named) <= OUTLINE_WIDTH:
+        return named
+    # Redacted before it is cut: a secret cut short is no longer recognizable as one.
+    named = redact(named)[0]
     return named if len(named) <= OUTLINE_WIDTH else named[:OUTLINE_WIDTH - 3] + "..."
 
 

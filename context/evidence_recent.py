@@ -19,11 +19,13 @@ def recent_edits(request: Request) -> None:
             line -= cursor.first_line - 1  # the cursor's text may start further down
             if request.line - NEAR_CURSOR < line < request.end_line + NEAR_CURSOR:
                 continue
-        lines = request.lines_of(edit.path)
-        if lines is None:
+        source = request.text_of(edit.path)
+        if source is None:
             continue
-        start, end = max(line - AROUND, 1), min(line + AROUND, lines.count)
+        start, end = max(line - AROUND, 1), min(line + AROUND, source.lines.count)
         if start <= end:
-            request.found.add(Candidate("recent", edit.path, start, end,
-                                        lines.between(start, end),
-                                        RECENT_EDIT / (1 + edit.age_s / 60), "recently edited"))
+            # Cut from the redacted text: an edit inside a private key sends none of it.
+            text, redactions = source.between(start, end)
+            request.found.add(Candidate("recent", edit.path, start, end, text,
+                                        RECENT_EDIT / (1 + edit.age_s / 60), "recently edited",
+                                        redactions=redactions))

@@ -18,12 +18,15 @@ MAX_NEIGHBOUR_FILES = 4
 def similar(request: Request) -> None:
     if not request.query:
         return
-    neighbours = [counted for path, entry in neighbour_files(request)
+    entries = dict(neighbour_files(request))
+    neighbours = [counted for path, entry in entries.items()
                   for counted in entry.lexical(request.edited_lines(path))]
+    # The windows are cut from each file's redacted text (`Text.lexical`).
     for score, window in best_windows(request.query, neighbours, top=TOP):
-        request.found.add(Candidate("similar", window.path, window.start_line, window.end_line,
-                                    window.text, SIMILAR * squash(score),
-                                    "similar to the code at the cursor"))
+        request.found.add(Candidate(
+            "similar", window.path, window.start_line, window.end_line, window.text,
+            SIMILAR * squash(score), "similar to the code at the cursor",
+            redactions=entries[window.path].redactions(window.start_line, window.end_line)))
 
 
 def neighbour_files(request: Request) -> list[tuple[str, Text]]:

@@ -250,6 +250,7 @@ def pack_context(
     comment: Callable[[str], str],
     first_line: int = 1,
     end: int | None = None,
+    secrets: privacy.SecretScan | None = None,
 ) -> ContextWindow:
     """Fill `budget` tokens: the cursor's surroundings and the candidates worth the most per
     token. `comment(path)` gives the line-comment prefix for a path's language; `first_line`
@@ -258,7 +259,12 @@ def pack_context(
     SelectionTooLarge); retrieval's share is of the budget it leaves.
 
     Every section is redacted (`privacy`) once chosen, before anything can be sent: the prefix,
-    the middle and the suffix separately, so the cursor stays where it is, and each snippet."""
+    the middle and the suffix separately, so the cursor stays where it is, with the secrets
+    of the whole `text` (`secrets`, the engine's per-version scan of it; else found here), so
+    one cut by a section's edge is still seen whole; and each snippet (cut from its file's
+    redacted text already, `Candidate.redactions`: redacted once more as it is, for what is
+    not a cut of a text, such as a signature and its docstring)."""
+    scan = secrets if secrets is not None and secrets.text is text else privacy.SecretScan(text)
     offset = max(0, min(offset, len(text)))
     stop = offset if end is None else max(offset, min(end, len(text)))
     middle_tokens = selection_tokens(text[offset:stop], budget) if stop > offset else 0
@@ -300,21 +306,21 @@ def pack_context(
     # Least valuable first: the order of the prompt, and of dropping should redaction have
     # made anything longer in tokens (a secret cut by the cursor becomes two placeholders).
     included = sorted(chosen.values(), key=lambda c: (c.score, c.path, c.start_line))
-    cursor, redactions = _redacted_cursor(text, offset, stop, cursor)
+    cursor, redactions = _redacted_cursor(scan, offset, stop, cursor)
     clean: list[tuple[Candidate, int]] = []
     for candidate in included:
         redacted, count = privacy.redact(candidate.text)
         if count:
             candidate = replace(candidate, text=redacted)
             costs[candidate.key] = _snippet_tokens(candidate, comment)
-        clean.append((candidate, count))
+        clean.append((candidate, count + candidate.redactions))
     while clean and cursor.tokens + sum(costs[c.key] for c, _ in clean) > budget:
         dropped, _ = clean.pop(0)
         decisions[dropped.key] = (False, "no room left in the budget after redaction")
     while cursor.tokens > budget and cursor_budget > middle_tokens:
         cursor_budget = max(cursor_budget - (cursor.tokens - budget), middle_tokens)
         cursor, redactions = _redacted_cursor(
-            text, offset, stop, pack_cursor(text, offset, budget=cursor_budget, path=path,
+            scan, offset, stop, pack_cursor(text, offset, budget=cursor_budget, path=path,
                                             first_line=first_line, end=stop))
     if cursor.tokens > budget:  # a selection whose redacted secrets take more tokens
         raise SelectionTooLarge(cursor.tokens, budget)
@@ -337,26 +343,25 @@ def pack_context(
                          redactions=redactions + sum(count for _, count in clean))
 
 
-def _redacted_cursor(text: str, offset: int, stop: int, cursor: PackedContext
+def _redacted_cursor(scan: privacy.SecretScan, offset: int, stop: int, cursor: PackedContext
                      ) -> tuple[PackedContext, int]:
-    """`cursor` with the secrets in its prefix, middle and suffix replaced, its token counts
-    updated; and how many secrets that was (one cut by the selection's end counts twice)."""
+    """`cursor` with the secrets in its prefix, middle and suffix replaced (found in the whole
+    text, `scan`), its token counts updated; and how many secrets that was (one cut by the
+    cursor or a selection's edge counts once)."""
+    text = scan.text
     start, finish = offset - len(cursor.prefix), stop + len(cursor.suffix)
-    if stop > offset:
-        prefix, middle, count = privacy.redact_around(text, start, offset, stop)
-        _, suffix, more = privacy.redact_around(text, stop, stop, finish)
-        count += more
-    else:
-        middle = ""
-        prefix, suffix, count = privacy.redact_around(text, start, offset, finish)
-    if not count:
+    touched = scan.within(start, finish)
+    if not touched:
         return cursor, 0
+    prefix = privacy.redacted_part(text, touched, start, offset)
+    middle = privacy.redacted_part(text, touched, offset, stop)
+    suffix = privacy.redacted_part(text, touched, stop, finish)
     tokens = {"prefix": _text_tokens(prefix), "middle": _text_tokens(middle),
               "suffix": _text_tokens(suffix)}
     sections = tuple(replace(s, tokens=tokens[s.kind]) for s in cursor.sections)
     return PackedContext(prefix=prefix, middle=middle, suffix=suffix,
                          tokens=sum(tokens.values()), budget=cursor.budget,
-                         sections=sections), count
+                         sections=sections), len(touched)
 
 
 def _text_tokens(text: str) -> int:

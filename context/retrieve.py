@@ -21,7 +21,7 @@ from deskmate.context import (
     evidence_recent,
     evidence_similar,
 )
-from deskmate.context.documents import DocumentStore, OpenDocument
+from deskmate.context.documents import DocumentStore, OpenDocument, Text
 from deskmate.context.evidence import (
     NEAR_AFTER,
     NEAR_BEFORE,
@@ -80,13 +80,16 @@ class Retriever:
         *,
         open_documents: Mapping[str, OpenDocument | str] | None = None,
         recent_edits: Sequence[RecentEdit] = (),
+        cursor_text: Text | None = None,
     ) -> Retrieved:
+        """`cursor_text`: the store's entry for the cursor's text (`DocumentStore.open_text`),
+        whose secrets are found once for the sources and the packer alike."""
         started = time.perf_counter()
         definitions, imports = self._current_symbols(cursor)
         parsed = time.perf_counter()
         texts = self.documents.view(open_documents or {})
         viewed = time.perf_counter()
-        request = Request(cursor=cursor, index=self.index, texts=texts,
+        request = Request(cursor=cursor, index=self.index, texts=texts, cursor_text=cursor_text,
                           recent_edits=recent_edits, definitions=definitions, imports=imports)
         source_ms = {"parse": (parsed - started) * 1000, "documents": (viewed - parsed) * 1000,
                      "words": (time.perf_counter() - viewed) * 1000}

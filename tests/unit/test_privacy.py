@@ -88,6 +88,15 @@ PGP = ("-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\n"
        + "\n".join(fake(BASE64, 64) for _ in range(8)) + "\n=" + fake(BASE64, 4)
        + "\n-----END PGP PRIVATE KEY BLOCK-----")
 
+def placed(secret: str) -> str:
+    """What redaction leaves of a secret: the placeholder on each of its lines (after the
+    indentation of those it does not start on), so every line keeps its number."""
+    lines = secret.split("\n")
+    return "\n".join([PLACEHOLDER] + [
+        line[:len(line) - len(line.lstrip(" \t"))] + PLACEHOLDER if line.strip() else line
+        for line in lines[1:]])
+
+
 # (kind, the text around the secret with {} where it stands, the secret)
 CASES = [
     ("aws_access_key_id", 'aws_access_key_id = "{}"\n', AWS_KEY_ID),
@@ -141,7 +150,8 @@ def test_each_kind_is_redacted_and_the_code_around_it_kept(
         kind: str, around: str, secret: str) -> None:
     text = around.format(secret)
     redacted, count = redact(text)
-    assert (redacted, count) == (around.format(PLACEHOLDER), 1)
+    assert (redacted, count) == (around.format(placed(secret)), 1)
+    assert redacted.count("\n") == text.count("\n")  # every line where it was
     assert [s.kind for s in find_secrets(text)] == [kind]
 
 
@@ -157,7 +167,7 @@ def test_counts_every_secret_and_leaves_the_rest() -> None:
     assert redacted == (f'AWS = ("{PLACEHOLDER}", "{AWS_SECRET}")\n'
                         f"def connect(token='{PLACEHOLDER}'):\n"
                         f"    return Client(token, fallback='{PLACEHOLDER}')  # same one again\n"
-                        f"{PLACEHOLDER}\n"
+                        f"{placed(PEM)}\n"
                         "print('done')\n")
     # A bare 40-character base64 string is not a secret by its shape alone: only the
     # assignment to an AWS secret name makes it one.
@@ -170,9 +180,9 @@ def test_a_private_key_cut_by_the_edge_of_the_text_is_still_redacted() -> None:
     tail = "\n".join(lines[6:]) + "'''\nprint(key)\n"  # the rest and END
     middle_and_end = "    " + "\n    ".join(lines[3:])
 
-    assert redact(head) == (f"key = '''{PLACEHOLDER}\n", 1)
-    assert redact(tail) == (f"{PLACEHOLDER}'''\nprint(key)\n", 1)
-    assert redact(middle_and_end) == (f"    {PLACEHOLDER}", 1)
+    assert redact(head) == (f"key = '''{placed(chr(10).join(lines[:6]))}\n", 1)
+    assert redact(tail) == (f"{placed(chr(10).join(lines[6:]))}'''\nprint(key)\n", 1)
+    assert redact(middle_and_end) == (f"    {placed(middle_and_end.lstrip())}", 1)
 
 
 def test_a_key_block_without_key_material_is_code_not_a_secret() -> None:
@@ -288,20 +298,17 @@ FRAGMENTS = [AWS_KEY_ID, GITHUB_PAT, SLACK_BOT, OPENAI_LEGACY, ANTHROPIC, GOOGLE
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=8)), max_size=20))
-def test_redaction_is_idempotent_and_never_lengthens_the_text(pieces: list[str]) -> None:
+def test_redaction_is_idempotent_and_keeps_every_line_in_place(pieces: list[str]) -> None:
     text = "".join(pieces)
     once, count = redact(text)
 
     assert redact(once) == (once, 0)
-    assert len(once) <= len(text)
-    assert once.count("\n") <= text.count("\n")
+    assert once.count("\n") == text.count("\n")
     assert (count == 0) == (once == text)
-    if "PRIVATE KEY" not in text:
-        # Secrets other than key blocks are single-line: every line keeps its place and no
-        # line grows.
-        before, after = text.split("\n"), once.split("\n")
-        assert len(after) == len(before)
-        assert all(len(a) <= len(b) for a, b in zip(after, before, strict=True))
+    # A line grows by at most the placeholder's length per secret on it.
+    before, after = text.split("\n"), once.split("\n")
+    assert all(len(a) <= len(b) + count * len(PLACEHOLDER)
+               for a, b in zip(after, before, strict=True))
 
 
 def test_redaction_is_fast_on_a_megabyte() -> None:
@@ -336,7 +343,8 @@ def test_a_secret_reaching_past_the_window_is_redacted_inside_it() -> None:
     cursor = text.index("print")
     prefix, suffix, count = redact_around(text, start, cursor, len(text))
 
-    assert (prefix, suffix, count) == (f"{PLACEHOLDER}'''\n", "print(key)\n", 1)
+    rest = PEM.split("\n", 1)[1]
+    assert (prefix, suffix, count) == (f"{placed(rest)}'''\n", "print(key)\n", 1)
 
 
 # --------------------------------------------------------------------------- the packer
@@ -371,7 +379,7 @@ def test_every_section_of_the_window_is_redacted_and_counted() -> None:
     for secret in (STRIPE_LIVE, DB_PASSWORD, GITHUB_PAT, PASSWORD, *PEM.split("\n")):
         assert secret not in prompt
     assert window.redactions == 5
-    assert prompt.count(PLACEHOLDER) == 5
+    assert prompt.count(PLACEHOLDER) == 4 + len(PEM.split("\n"))  # the key's, one a line
     # The cursor did not move: the prefix ends and the suffix starts where they did.
     assert window.cursor.prefix.endswith("stripe.Charge.create(")
     assert window.cursor.suffix.startswith("amount=amount, api_key=STRIPE)\n")
