@@ -2,12 +2,17 @@
 
 This is the single gate's verdict on names and contents. The workspace walk (`workspace.py`)
 applies it to every file and folder before the user's globs and ignore files, and so does every
-prompt for a document the editor opened, inside the workspace (`Workspace.exclusion_reason`) or
-outside it (`outside_reason`): a file the index skips can never reach a model by another route
-(issue 5). The rules are final: no ignore file or config can re-include what they exclude.
+prompt for a document the editor opened (`server/jobs/gate.py`): inside the workspace by the
+workspace's rules (`Workspace.exclusion_reason`), and wherever it is by the rules by name on its
+whole path, as given and as it resolves (`path_reason`): a folder of secrets counts above the
+workspace root too, with no workspace at all, and behind a folder link. A file the index skips
+can never reach a model by another route (issue 5). The rules are final: no ignore file or
+config can re-include what they exclude.
 
-- Secret files, by name (`SECRET_FILE_PATTERNS`), and everything inside a folder of secrets
-  (`SECRET_DIR_NAMES`: `.ssh`, `.aws`, ...).
+- Secret files, by name (`SECRET_FILE_PATTERNS`, `SECRET_NAME_PREFIXES`) or by name and folder
+  (`SECRET_FILE_PATHS`: `gh/hosts.yml`), and everything inside a folder of secrets
+  (`SECRET_DIR_NAMES`: `.ssh`, `.aws`, ...; `SECRET_DIR_PATHS`: `.config/gcloud`, ...). A
+  workspace whose root is such a folder, or inside one, has nothing to offer (`root_reason`).
 - Binary file types (`BINARY_EXTENSIONS`) and OS litter (`EXCLUDED_FILE_NAMES`).
 - Tool and dependency folders (`EXCLUDED_DIR_NAMES`, `*.egg-info`).
 - Rules that look inside a folder: build output (`BUILD_OUTPUT_DIR_NAMES`, unless the folder is
@@ -29,16 +34,22 @@ from pathlib import Path
 __all__ = [
     "BINARY_EXTENSIONS",
     "BUILD_OUTPUT_DIR_NAMES",
+    "CODE_EXTENSIONS",
     "EXCLUDED_DIR_NAMES",
     "EXCLUDED_FILE_NAMES",
     "SECRET_DIR_NAMES",
+    "SECRET_DIR_PATHS",
+    "SECRET_FILE_PATHS",
     "SECRET_FILE_PATTERNS",
+    "SECRET_NAME_PREFIXES",
     "VENV_MARKERS",
     "ExcludedDocument",
     "content_reason",
     "dir_reason",
     "file_reason",
     "outside_reason",
+    "path_reason",
+    "root_reason",
 ]
 
 
@@ -116,41 +127,132 @@ BINARY_EXTENSIONS = frozenset({
 })
 
 # Secret files, by name (gitignore-style globs on the file name, compared lower-case). Never
-# indexed, never in a prompt, whatever an ignore file or config says.
+# indexed, never in a prompt, whatever an ignore file or config says. Grouped by who writes them.
 SECRET_FILE_PATTERNS = (
-    # environment files (including .env.example: a template is cheap to lose, a real key isn't)
-    ".env", ".env.*", "*.env",
-    # private keys, certificates bundles and key stores
-    "*.pem", "*.key", "*.p12", "*.pfx", "*.p8", "*.ppk", "*.keystore", "*.jks", "*.kdbx",
-    "*.gpg", "*.asc",
-    # ssh keys
-    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*",
-    # package-manager and tool credentials
-    ".npmrc", ".yarnrc.yml", ".pypirc", ".netrc", "_netrc", ".git-credentials", ".pgpass",
-    ".my.cnf", ".htpasswd", ".dockercfg", ".s3cfg", ".boto",
+    # environment files (including .env.example: a template is cheap to lose, a real key isn't),
+    # direnv's, Cloudflare wrangler's
+    ".env", ".env.*", "*.env", ".envrc", ".dev.vars",
+    # private keys, certificate bundles, key stores, keyrings and password databases
+    "*.pem", "*.key", "*.p12", "*.pfx", "*.pkcs12", "*.p8", "*.ppk", "*.pvk", "*.snk",
+    "*.keystore", "*.jks", "*.bks", "*.kdbx", "*.kdb", "*.keytab", "*.keychain",
+    "*.keychain-db", "*.keyring", "*.gpg", "*.pgp", "*.asc", "secring.*",
+    # age and sops keys, VPN and Wi-Fi profiles (they embed keys and passphrases)
+    "*.age", "*.agekey", "keys.txt", "*.ovpn", "*.nmconnection", "wpa_supplicant*.conf",
+    "chap-secrets", "pap-secrets",
+    # system account databases (/etc/shadow and its kin)
+    "shadow", "shadow-", "gshadow", "gshadow-", "master.passwd", "opasswd",
+    # package managers and registries: npm, yarn, pip, PyPI, Composer, Dart, Maven, Cargo
+    ".npmrc", ".yarnrc", ".yarnrc.yml", ".pypirc", "pip.conf", "pip.ini",
+    "pub-credentials.json", "pub-tokens.json", "settings-security.xml",
+    # git, netrc and friends, databases, mail
+    ".netrc", "_netrc", ".authinfo", ".git-credentials", ".gitcookies", ".pgpass",
+    ".pg_service.conf", ".my.cnf", ".mylogin.cnf", ".htpasswd", ".msmtprc", ".fetchmailrc",
+    # cloud and infrastructure CLIs: Docker, S3 tools, rclone, gcloud, Azure, Terraform,
+    # Vault, Ansible Vault, Kubernetes, OpenStack, Databricks, Sentry, Kaggle
+    ".dockercfg", ".s3cfg", ".boto", ".passwd-s3fs", "rclone.conf",
+    "application_default_credentials.json", "accesstokens.json", "msal_token_cache.*",
+    "credentials.tfrc.json", ".terraformrc", "terraform.rc", ".vault-token", "*.kubeconfig",
+    "k3s.yaml", "clouds.yaml", "clouds.yml", "*-openrc.sh", ".databrickscfg", ".sentryclirc",
+    "kaggle.json",
+    # saved logins: Firefox, FileZilla, WinSCP, wallets
+    "logins.json", "sitemanager.xml", "recentservers.xml", "winscp.ini", "wallet.dat",
     # credentials files by convention (not credentials.py: that is code)
-    "credentials", "credentials.json", "credentials.yml", "credentials.yaml", "credentials.xml",
-    "client_secret*.json", "service-account*.json",
+    "credentials", "credentials.json", "credentials.toml", "credentials.yml",
+    "credentials.yaml", "credentials.xml", "credentials.ini", "credentials.csv",
+    "*_accesskeys.csv", "client_secret*.json", "service-account*.json",
     "secrets.json", "secrets.yml", "secrets.yaml", "secrets.toml", "secrets.ini", "secrets.env",
+    "secret.json", "secret.yml", "secret.yaml", "secret.toml",
     ".secrets", "*.secret", "*.secrets",
-    # infrastructure state that stores secrets in plain text
-    "*.tfstate", "*.tfstate.backup", "*.tfvars",
+    # shell, REPL and database client histories (commands typed with passwords in them)
+    "*_history", ".history", ".zhistory", ".histfile", "consolehost_history.txt", ".lesshst",
+    ".viminfo", ".dbshell",
+    # infrastructure state and variables that hold secrets in plain text
+    "*.tfstate", "*.tfstate.backup", "*.tfvars", "*.tfvars.json",
 )
 
-# Folders that hold credentials (`.aws/credentials`, ssh keys, cookiecutter-django's `.envs/`).
-SECRET_DIR_NAMES = frozenset({
-    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".password-store", ".env", ".envs",
-    ".secrets", "secrets",
+# Secret files whose name *starts* with one of these (`id_rsa`, `id_ed25519_work`,
+# `kubeconfig-prod.yaml`), unless the name ends in a source-code extension: `kubeconfig.go` and
+# `id_rsa_test.py` are code about them, not them.
+SECRET_NAME_PREFIXES = (
+    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "ssh_host_", "kubeconfig", ".vault_pass",
+    ".vault-pass", "vault_pass", "vault-pass",
+)
+CODE_EXTENSIONS = frozenset({
+    "py", "pyi", "go", "rs", "js", "mjs", "cjs", "ts", "mts", "cts", "tsx", "jsx", "java", "kt",
+    "kts", "scala", "groovy", "rb", "php", "c", "h", "cc", "cpp", "cxx", "hh", "hpp", "cs",
+    "fs", "swift", "m", "mm", "dart", "lua", "pl", "pm", "r", "jl", "ex", "exs", "erl", "hs",
+    "ml", "clj", "vue", "svelte", "zig", "nim", "md", "rst", "adoc",
 })
 
+# Secret files known by their folder too ('/'-separated trailing parts of the path, compared
+# lower-case): `hosts.yml` is an Ansible inventory, `gh/hosts.yml` the GitHub CLI's token.
+SECRET_FILE_PATHS = (
+    "gh/hosts.yml", ".config/hub", "github-copilot/hosts.json", "github-copilot/apps.json",
+    "glab-cli/config.yml", ".m2/settings.xml", ".gradle/gradle.properties", ".bundle/config",
+    "pypoetry/auth.toml", ".hex/hex.config", "nuget/nuget.config", "helm/repositories.yaml",
+    "helm/registry/config.json", "huggingface/token", "huggingface/stored_tokens",
+    "doctl/config.yaml", "hcloud/cli.toml", "scw/config.yaml", ".config/linode-cli",
+    "netlify/config.json", ".circleci/cli.yml", "composer/auth.json", ".composer/auth.json",
+    "containers/auth.json", "com.vercel.cli/auth.json", ".codex/auth.json",
+)
+
+# Folders that hold credentials, by name, wherever they are — above the workspace root too
+# (`.aws/credentials`, ssh keys, cookiecutter-django's `.envs/`, cloud CLIs' state).
+SECRET_DIR_NAMES = frozenset({
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".password-store", ".env", ".envs",
+    ".secrets", "secrets", ".credentials", ".terraform.d", ".pulumi", ".minikube", ".talos",
+    ".oci", ".aliyun", ".bluemix", ".tccli", ".fly", ".snowsql", ".dbt", "keychains",
+})
+
+# Folders of secrets known by their parent too (as SECRET_FILE_PATHS): gcloud's state, desktop
+# keyrings, the configstore many npm CLIs keep tokens in, system key folders.
+SECRET_DIR_PATHS = (
+    ".config/gcloud", "appdata/roaming/gcloud", ".local/share/keyrings", ".config/configstore",
+    ".config/op", ".config/sops", ".wrangler/config", "etc/ssl/private", "etc/wireguard",
+    "etc/ipsec.d/private",
+)
+
 _SECRET_RE = re.compile("|".join(fnmatch.translate(p) for p in SECRET_FILE_PATTERNS))
+_PREFIX_RE = re.compile("|".join(re.escape(p) for p in SECRET_NAME_PREFIXES))
 
 
-def file_reason(name: str) -> str | None:
-    """Why a file called `name` is excluded by a built-in rule, or None."""
+def _by_name(suffixes: tuple[str, ...]) -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Suffix rules by their last part (what a file or folder is called), each with the
+    parts that must come right above it."""
+    table: dict[str, list[tuple[str, ...]]] = {}
+    for suffix in suffixes:
+        *above, name = suffix.split("/")
+        table.setdefault(name, []).append(tuple(above))
+    return {name: tuple(above) for name, above in table.items()}
+
+
+_SECRET_FILE_TABLE = _by_name(SECRET_FILE_PATHS)
+_SECRET_DIR_TABLE = _by_name(SECRET_DIR_PATHS)
+
+
+def _suffix_hit(table: dict[str, tuple[tuple[str, ...], ...]], name: str, path: str | None
+                ) -> str | None:
+    """The rule of `table` that the file or folder `name` at `path` matches, or None."""
+    candidates = table.get(name)
+    if candidates is None or path is None:
+        return None
+    parts = [p for p in path.lower().replace("\\", "/").split("/") if p not in ("", ".")]
+    for above in candidates:
+        if len(parts) > len(above) and tuple(parts[len(parts) - 1 - len(above):-1]) == above:
+            return "/".join((*above, name))
+    return None
+
+
+def file_reason(name: str, path: str | None = None) -> str | None:
+    """Why a file called `name` is excluded by a built-in rule, or None. With `path` (the
+    file's path, absolute or relative, '/' or the OS's separators), the rules that need the
+    folders above it too (`gh/hosts.yml`) apply as well."""
     lower = name.lower()
-    if _SECRET_RE.match(lower):
+    if _SECRET_RE.match(lower) or (_PREFIX_RE.match(lower)
+                                   and lower.rpartition(".")[2] not in CODE_EXTENSIONS):
         return "a secret file (built-in rule)"
+    if (hit := _suffix_hit(_SECRET_FILE_TABLE, lower, path)) is not None:
+        return f"a secret file ({hit}; built-in rule)"
     dot = lower.rfind(".")
     if dot > 0 and lower[dot + 1:] in BINARY_EXTENSIONS:
         return "a binary file type (built-in rule)"
@@ -159,16 +261,18 @@ def file_reason(name: str) -> str | None:
     return None
 
 
-def dir_reason(name: str, shown: str) -> str | None:
+def dir_reason(name: str, shown: str, path: str | None = None) -> str | None:
     """Why a folder called `name` (shown in the reason as `shown`) is excluded with everything
-    inside it by a built-in rule on its name, or None."""
+    inside it by a built-in rule on its name, or None. With `path` (as for `file_reason`), the
+    rules that need the folders above it too (`.config/gcloud`) apply as well."""
     if name in EXCLUDED_DIR_NAMES or name.endswith(".egg-info"):
         return f"inside {shown}/ (built-in rule)"
-    return _secret_dir_reason(name, shown)
+    return _secret_dir_reason(name, shown, path)
 
 
-def _secret_dir_reason(name: str, shown: str) -> str | None:
-    if name.lower() in SECRET_DIR_NAMES:
+def _secret_dir_reason(name: str, shown: str, path: str | None) -> str | None:
+    lower = name.lower()
+    if lower in SECRET_DIR_NAMES or _suffix_hit(_SECRET_DIR_TABLE, lower, path) is not None:
         return f"inside {shown}/, a folder of secrets (built-in rule)"
     return None
 
@@ -185,15 +289,31 @@ def content_reason(name: str, shown: str, has: Callable[[str], bool]) -> str | N
     return None
 
 
-def outside_reason(path: Path) -> str | None:
-    """Why a document outside every workspace must never reach a model, or None.
+def root_reason(root: Path) -> str | None:
+    """Why nothing in the workspace at `root` may reach a model, or None: the root is a folder
+    of secrets or lies inside one (a workspace opened on `~/.ssh`, `~/.aws` or
+    `~/.config/gcloud`), by its path as given or as it resolves. The walk then yields nothing
+    and every path in it is excluded: a folder's secrets do not become shareable because the
+    editor was opened on the folder itself."""
+    given = Path(os.path.abspath(root))
+    for candidate in dict.fromkeys((given, Path(os.path.realpath(given)))):
+        for folder in (*reversed(candidate.parents), candidate):
+            if folder.name and (reason := _secret_dir_reason(folder.name, str(folder),
+                                                             str(folder))) is not None:
+                return f"the workspace is {reason}"
+    return None
 
-    Outside a workspace there are no ignore files or config globs to apply and no walk has
-    seen the folders, so only the rules by name do: the file's name, and the name of each
-    folder above it that holds secrets (`~/.ssh/config`, `~/.aws/credentials`). Tool and
-    dependency folders (`node_modules`, `site-packages`) keep a workspace's index small; they
-    are not secret, so a library file opened from one is served. A link is also judged by the
-    path it resolves to, so `notes.txt -> ~/.ssh/id_rsa` is excluded like its target."""
+
+def path_reason(path: Path) -> str | None:
+    """Why the document at `path` must never reach a model by the rules by name, or None:
+    the file's name, the names of all the folders above it that hold secrets
+    (`~/.ssh/config`, `~/.aws/credentials`, `~/.config/gcloud/...`), up to the top of the
+    file system — above a workspace's root too — and the same for the path it resolves to, so
+    that `notes.txt -> ~/.ssh/id_rsa` and `ws/link-to-home/.ssh/config` are excluded like
+    their targets. Outside a workspace these are the only rules that apply: there are no
+    ignore files or config globs, and no walk has seen the folders. Tool and dependency
+    folders (`node_modules`, `site-packages`) keep a workspace's index small; they are not
+    secret, so a library file opened from one is served."""
     reason = _named_reason(path)
     if reason is not None or not path.is_absolute():
         return reason
@@ -206,10 +326,15 @@ def outside_reason(path: Path) -> str | None:
     return None if reason is None else f"links to {real}: {reason}"
 
 
+# The verdict for a document outside every workspace is the rules by name on its path.
+outside_reason = path_reason
+
+
 def _named_reason(path: Path) -> str | None:
     """The verdict of the rules by name on `path`: its folders from the top down, then its
     own name (the order the walk meets them in)."""
     for folder in reversed(path.parents):
-        if folder.name and (reason := _secret_dir_reason(folder.name, str(folder))) is not None:
+        if folder.name and (reason := _secret_dir_reason(folder.name, str(folder),
+                                                         str(folder))) is not None:
             return reason
-    return file_reason(path.name)
+    return file_reason(path.name, str(path))
