@@ -25,7 +25,7 @@ from deskmate.context.retrieve import Cursor, RecentEdit, Retriever
 from deskmate.context.workspace import FileEntry, Workspace
 
 __all__ = ["LARGE_DOCUMENT_CHARS", "ContextEngine", "ContextWindow", "OpenDocument",
-           "SelectionTooLarge", "comment_for"]
+           "SelectionTooLarge", "comment_for", "slice_bounds"]
 
 RECENT_EDITS = 16
 PREPARE_BUDGET = 2048
@@ -61,6 +61,7 @@ class ContextEngine:
         self.retriever = Retriever(self.index, live=self.live, documents=self.documents)
         self._edits: deque[_Edit] = deque(maxlen=RECENT_EDITS)
         self._edits_lock = threading.Lock()
+        self._rule_changes = 0  # how many times ignore rules changed (see `rules_changed`)
 
     # -- the index ---------------------------------------------------------------------------
 
@@ -68,7 +69,11 @@ class ContextEngine:
                     cancelled: Callable[[], bool] = lambda: False) -> BuildStats | None:
         if self.index is None:
             return None
-        return self.index.build(progress=progress, cancelled=cancelled, workers=self.workers)
+        changes = self._rule_changes
+        stats = self.index.build(progress=progress, cancelled=cancelled, workers=self.workers)
+        if self._rule_changes != changes:  # files walked under the old rules went in since
+            self.rules_changed()
+        return stats
 
     def relative(self, path: Path) -> str | None:
         """`path` relative to the workspace root, or None when it is outside."""
@@ -96,6 +101,32 @@ class ContextEngine:
         self.live.forget(relative)
         self.documents.forget(relative)
 
+    def rules_changed(self, folder: str = "") -> list[str]:
+        """An ignore file in `folder` (relative to the root; '' for rules that reach the whole
+        workspace) was added, changed or deleted: forget at once every file under it that the
+        rules now exclude (its index entry, its parsed tree, its text), so none of it reaches
+        the next prompt. Returns the paths forgotten. Files the rules no longer exclude join
+        the index with `index_missing`."""
+        if self.index is None or self.workspace is None:
+            return []
+        self._rule_changes += 1
+        under = folder + "/" if folder else ""
+        candidates = [p for p in self.index.paths() if p.startswith(under)]
+        dropped = self.workspace.excluded_among(candidates)
+        for path in dropped:
+            self.file_deleted(path)
+        return dropped
+
+    def index_missing(self) -> int:
+        """Index the files the walk allows that the index lacks (after an ignore rule that
+        excluded them went away); the number added. Slow (a walk): run it off the loop."""
+        if self.index is None or self.workspace is None:
+            return 0
+        missing = [e.path for e in self.workspace.walk() if self.index.file(e.path) is None]
+        for path in missing:
+            self.index.update(path)  # judges the path again: the rules may have changed since
+        return len(missing)
+
     def note_edit(self, relative: str, line: int) -> None:
         """The user changed `line` (1-based) of a document: recent edits are context (and
         where a large open document is read)."""
@@ -109,7 +140,7 @@ class ContextEngine:
 
     def window(self, *, path: str, text: str, offset: int, budget: int,
                open_documents: Mapping[str, OpenDocument | str] | None = None,
-               end: int | None = None) -> ContextWindow:
+               end: int | None = None, first_line: int = 1) -> ContextWindow:
         """The context for a cursor at `offset` in `text` (the document at `path`, relative to
         the workspace) within `budget` tokens; with `end` (> offset), for the selection
         [offset, end), which is sent whole (SelectionTooLarge when it alone is over budget).
@@ -117,7 +148,11 @@ class ContextEngine:
         `open_documents`: the other documents open in the editor, by relative path, with
         their versions (a plain string is compared by content): what is derived from each is
         kept per version, so an unchanged one costs next to nothing, and dropped once a
-        request's `open_documents` no longer has it (None: no change). Thread-safe."""
+        request's `open_documents` no longer has it (None: no change).
+
+        `first_line`: the document's line where `text` starts, when `text` is only the part
+        of a large document around the cursor (`slice_bounds`), as an editor's document
+        hands it over. Thread-safe."""
         started = time.perf_counter()
         # Second line of defence behind the server's gate: never pack an excluded document.
         # (Without a workspace only the rules by name can judge it.)
@@ -145,17 +180,19 @@ class ContextEngine:
         documents = {p: d for p, d in (open_documents or {}).items() if not self.is_excluded(p)}
         if open_documents is not None:  # all that is open: forget what was closed
             self.documents.retain([path, *documents])
-        first_line = 1
         if len(text) > LARGE_DOCUMENT_CHARS:
             start, stop = _slice_around(text, offset, offset if end is None else end)
             first_line += text.count("\n", 0, start)
             text, offset = text[start:stop], offset - start
             end = None if end is None else end - start
+        # The cursor's text is kept like an open document's: its secrets are found once per
+        # version, for the sources that cut snippets from it and for the packer.
+        cursor_text = self.documents.cursor_text(path, text)
         retrieving = time.perf_counter()
         retrieved = self.retriever.retrieve(
-            Cursor(path=path, language=language, text=text, offset=offset, end=end,
+            Cursor(path=path, language=language, text=cursor_text.text, offset=offset, end=end,
                    first_line=first_line),
-            open_documents=documents, recent_edits=recent)
+            open_documents=documents, recent_edits=recent, cursor_text=cursor_text)
         candidates = retrieved.candidates
         if first_line > 1:  # the slice's own line numbers are the file's, shifted
             shift = first_line - 1
@@ -163,17 +200,20 @@ class ContextEngine:
                                   end_line=c.end_line + shift)
                           if c.path == path else c for c in candidates]
         packing = time.perf_counter()
-        window = pack_context(text, offset, budget=budget, path=path, candidates=candidates,
-                              comment=comment_for, first_line=first_line, end=end)
+        window = pack_context(cursor_text.text, offset, budget=budget, path=path,
+                              candidates=candidates, comment=comment_for, first_line=first_line,
+                              end=end, secrets=cursor_text.secrets)
         done = time.perf_counter()
         source_ms = {"setup": (retrieving - started) * 1000, **retrieved.source_ms,
                      "pack": (done - packing) * 1000}
         return replace(window, source_ms=source_ms)
 
-    def prepare(self, path: str, text: str) -> None:
+    def prepare(self, path: str, text: str, *, first_line: int = 1) -> None:
         """Do a document's first-request work ahead of time (parse it, read and count its
-        neighbours), so its first completion is as quick as the ones while typing."""
-        self.window(path=path, text=text, offset=len(text) // 2, budget=PREPARE_BUDGET)
+        neighbours), so its first completion is as quick as the ones while typing.
+        `first_line` as for `window`."""
+        self.window(path=path, text=text, offset=len(text) // 2, budget=PREPARE_BUDGET,
+                    first_line=first_line)
 
     def _stamp(self, relative: str) -> int:
         """What tells a file's versions apart: the index's modification time (0 when it is
@@ -195,17 +235,25 @@ class ContextEngine:
 
 def _slice_around(text: str, offset: int, end: int) -> tuple[int, int]:
     """[start, end) of the part of a large document retrieval reads around the cursor (or
-    the selection [offset, end)): whole lines where the document has any, else cut where the
-    budget could never reach anyway."""
+    the selection [offset, end)): see `slice_bounds`."""
+    return slice_bounds(len(text), offset, end, lambda low, high: text[low:high])
+
+
+def slice_bounds(length: int, offset: int, end: int, read: Callable[[int, int], str]
+                 ) -> tuple[int, int]:
+    """[start, end) of the part of a large document (`length` characters, `read(a, b)` its
+    text in [a, b)) retrieval reads around the cursor or the selection [offset, end): whole
+    lines where the document has any, else cut where the budget could never reach anyway.
+    Only the part's own text is read: an editor's document hands a job just this part."""
     low = max(offset - SLICE_BEFORE, 0) // SLICE_GRID * SLICE_GRID
     if low > 0:
-        newline = text.find("\n", low, offset)
-        low = newline + 1 if newline >= 0 else low
-    high = -(-min(end + SLICE_AFTER, len(text)) // SLICE_GRID) * SLICE_GRID
-    if high < len(text):
-        newline = text.rfind("\n", end, high)
-        high = newline + 1 if newline >= 0 else high
-    return low, min(high, len(text))
+        newline = read(low, offset).find("\n")
+        low = low + newline + 1 if newline >= 0 else low
+    high = min(-(-min(end + SLICE_AFTER, length) // SLICE_GRID) * SLICE_GRID, length)
+    if high < length:
+        newline = read(end, high).rfind("\n")
+        high = end + newline + 1 if newline >= 0 else high
+    return low, high
 
 
 def comment_for(path: str) -> str:

@@ -1,12 +1,14 @@
 """The gitignore-syntax matcher: one ignore file (or the config's exclude globs), compiled.
 
-The matcher is our own (`IgnoreSpec`, about 200 lines) rather than the `pathspec` package:
-each ignore file compiles to one regular expression per kind of entry (file or directory) whose
-alternatives are the patterns in reverse order, so one `fullmatch` finds the last matching
-pattern; and `pathspec` treats `foo/**` as matching the folder `foo` itself, which would prune
-the folder and lose `!foo/keep` (git keeps it). Pattern syntax follows git's wildmatch: `*`,
-`?`, `**` segments, bracket expressions with POSIX classes, backslash escapes, trailing-space
-trimming, `!` negation and a trailing `/` for folders only.
+The matcher is our own (`IgnoreSpec`) rather than the `pathspec` package: each ignore file
+compiles to one regular expression per kind of entry (file or directory) whose alternatives are
+the patterns in reverse order, so one `fullmatch` finds the last matching pattern; and
+`pathspec` treats `foo/**` as matching the folder `foo` itself, which would prune the folder
+and lose `!foo/keep` (git keeps it). A pattern a regex could spend exponential time on (two
+stars in one segment, two `**/`) is matched by `wildmatch.Glob.matches` instead, in its place
+in the order: a repository chooses both its patterns and its file names, and must not be able
+to freeze the server with them. Pattern syntax follows git's wildmatch (see `wildmatch.py`),
+with trailing-space trimming, `!` negation and a trailing `/` for folders only.
 
 `IgnoreRules` combines the ignore files in force in one folder, as git does: the deepest file
 with a matching pattern decides, and `.deskmateignore` files outrank `.gitignore` ones at every
@@ -17,123 +19,30 @@ the root) is the walk's business, in `workspace.py`. The tests compare the walk 
 
 from __future__ import annotations
 
+import logging
+import os
 import re
-from collections.abc import Iterable
+import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-__all__ = ["IgnoreRules", "IgnoreSpec"]
+from deskmate.context.wildmatch import Glob, compile_glob
 
-# A POSIX bracket class inside a gitignore range, as regex class contents.
-_POSIX_CLASSES = {
-    "alnum": "a-zA-Z0-9", "alpha": "a-zA-Z", "blank": " \\t", "cntrl": "\\x00-\\x1f\\x7f",
-    "digit": "0-9", "graph": "\\x21-\\x7e", "lower": "a-z", "print": "\\x20-\\x7e",
-    "punct": re.escape("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"), "space": " \\t\\n\\r\\f\\v",
-    "upper": "A-Z", "xdigit": "0-9A-Fa-f",
-}
+log = logging.getLogger("deskmate.context.workspace")
+
+__all__ = ["IgnoreFiles", "IgnoreRules", "IgnoreSpec", "ruled_folder"]
 
 
-def _translate_class(pat: str, i: int) -> tuple[str, int] | None:
-    """The bracket expression starting at pat[i] == '[' as a regex, and the index after it;
-    None when it is malformed (git's wildmatch then matches nothing)."""
-    n = len(pat)
-    j = i + 1
-    negated = j < n and pat[j] in "!^"
-    if negated:
-        j += 1
-    items: list[str] = []
-    first = True
-    while j < n and (pat[j] != "]" or first):
-        first = False
-        c = pat[j]
-        if c == "[" and pat.startswith("[:", j):
-            end = pat.find(":]", j + 2)
-            if end < 0:
-                return None
-            cls = _POSIX_CLASSES.get(pat[j + 2:end])
-            if cls is None:
-                return None
-            items.append(cls)
-            j = end + 2
-            continue
-        if c == "\\":
-            j += 1
-            if j >= n:
-                return None
-            c = pat[j]
-        lo = c
-        j += 1
-        if j + 1 < n and pat[j] == "-" and pat[j + 1] != "]":
-            hi = pat[j + 1]
-            j += 2
-            if hi == "\\":
-                if j >= n:
-                    return None
-                hi = pat[j]
-                j += 1
-            if hi < lo:
-                return None
-            items.append(f"{re.escape(lo)}-{re.escape(hi)}")
-        else:
-            items.append(re.escape(lo))
-    if j >= n:
-        return None  # no closing ']'
-    body = "".join(items)
-    # A bracket expression never matches '/'.
-    return (f"[^/{body}]" if negated else f"(?!/)[{body}]"), j + 1
-
-
-def _literal_head(pat: str) -> int:
-    """The length of the pattern before its first wildcard or escape."""
-    for i, c in enumerate(pat):
-        if c in "*?[\\":
-            return i
-    return len(pat)
-
-
-def _translate(pat: str, anchored: bool) -> str | None:
-    """A gitignore pattern body (no '!', no trailing '/', no leading '/') as a regex matching
-    the whole path relative to the ignore file's folder; None if it can never match."""
-    out: list[str] = []
-    i, n = 0, len(pat)
-    # git compares an anchored pattern's literal head as a plain string and wildmatches the
-    # rest as a pattern of its own, so a '**' right after the head counts as the start of a
-    # segment: 'a**/b' matches 'ab' and 'a/x/b' (checked against git 2.39).
-    head = _literal_head(pat) if anchored else -1
-    while i < n:
-        c = pat[i]
-        if c == "*":
-            j = i
-            while j < n and pat[j] == "*":
-                j += 1
-            whole_segment = ((i == 0 or i == head or pat[i - 1] == "/")
-                             and (j == n or pat[j] == "/"))
-            if j - i >= 2 and whole_segment:
-                if j == n:
-                    out.append(".*")  # 'foo/**': everything inside
-                else:
-                    out.append("(?:.*/)?")  # '**/': zero or more folders
-                    j += 1
-            else:
-                out.append("[^/]*")
-            i = j
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[":
-            cls = _translate_class(pat, i)
-            if cls is None:
-                return None
-            out.append(cls[0])
-            i = cls[1]
-        elif c == "\\":
-            if i + 1 >= n:
-                return None  # a trailing backslash: git's pattern matches nothing
-            out.append(re.escape(pat[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return "".join(out)
+def ruled_folder(rel: str) -> str | None:
+    """When `rel` (a path relative to the root) is an ignore file, the folder whose files its
+    rules reach ('' for the root; for `.git/info/exclude`, its repository's top); else None.
+    A change to it can change which files there are excluded."""
+    folder, _, name = rel.rpartition("/")
+    if name in (".gitignore", ".deskmateignore"):
+        return folder
+    if name == "exclude" and (folder == ".git/info" or folder.endswith("/.git/info")):
+        return folder.removesuffix(".git/info").removesuffix("/")
+    return None
 
 
 def _trim_trailing_spaces(line: str) -> str:
@@ -150,8 +59,8 @@ def _trim_trailing_spaces(line: str) -> str:
     return line[:end]
 
 
-def _parse(line: str) -> tuple[str, bool, bool] | None:
-    """(regex, negated, directory_only) for one line of an ignore file, or None."""
+def _parse(line: str) -> tuple[Glob, bool, bool] | None:
+    """(pattern, negated, directory_only) for one line of an ignore file, or None."""
     if not line or line.startswith("#"):
         return None
     line = _trim_trailing_spaces(line)
@@ -164,20 +73,50 @@ def _parse(line: str) -> tuple[str, bool, bool] | None:
     if not line:
         return None
     anchored = "/" in line
-    line = line.removeprefix("/")
-    body = _translate(line, anchored)
-    if body is None:
-        return None
-    if not anchored:
-        body = "(?:.*/)?" + body  # a bare name matches at any depth
-    try:
-        re.compile(body)
-    except re.error:
-        return None
-    return body, negated, dir_only
+    glob = compile_glob(line.removeprefix("/"), anchored)
+    return None if glob is None else (glob, negated, dir_only)
 
 
 _Hit = tuple[bool, str]  # (ignored, the pattern as written)
+_Rule = tuple[Glob, bool, bool, str]
+_Check = Callable[[str], _Hit | None]
+
+
+def _regex_check(rules: list[_Rule]) -> _Check:
+    """Patterns that are quick as regexes, as one: its alternatives are the patterns in
+    reverse order, so the first that matches is the last matching pattern. One capturing
+    group per pattern."""
+    regex = re.compile("|".join(f"({r[0].regex})" for r in reversed(rules)), re.DOTALL)
+    hits: tuple[_Hit, ...] = ((False, ""), *((not r[1], r[3]) for r in reversed(rules)))
+
+    def check(path: str) -> _Hit | None:
+        m = regex.fullmatch(path)
+        return None if m is None else hits[m.lastindex or 0]
+    return check
+
+
+def _glob_check(rule: _Rule) -> _Check:
+    """A pattern a regex could take exponential time on, matched by `Glob.matches`."""
+    matches, hit = rule[0].matches, (not rule[1], rule[3])
+    return lambda path: hit if matches(path) else None
+
+
+def _checks(rules: list[_Rule]) -> tuple[_Check, ...]:
+    """The rules as checks to try in order (last pattern first): each run of consecutive
+    safe patterns is one regex, each other pattern a check of its own."""
+    checks: list[_Check] = []
+    run: list[_Rule] = []
+    for rule in reversed(rules):
+        if rule[0].safe:
+            run.insert(0, rule)
+            continue
+        if run:
+            checks.append(_regex_check(run))
+            run = []
+        checks.append(_glob_check(rule))
+    if run:
+        checks.append(_regex_check(run))
+    return tuple(checks)
 
 
 class IgnoreSpec:
@@ -187,48 +126,33 @@ class IgnoreSpec:
     the patterns are relative to ('' for the root), and `prefix` is prepended for ignore files
     above the root ('pkg/' when the root is `repo/pkg` and the file is `repo/.gitignore`)."""
 
-    __slots__ = ("_cut", "_dir_hits", "_dir_re", "_file_hits", "_file_re", "_prefix", "source")
+    __slots__ = ("_cut", "_dir_checks", "_file_checks", "_prefix", "source")
 
     def __init__(self, lines: Iterable[str], *, base: str = "", prefix: str = "",
                  source: str = "") -> None:
         self.source = source
         self._cut = len(base) + 1 if base else 0
         self._prefix = prefix
-        rules: list[tuple[str, bool, bool, str]] = []
+        rules: list[_Rule] = []
         for line in lines:
             parsed = _parse(line)
             if parsed is not None:
                 rules.append((*parsed, line.strip()))
-        self._file_re, self._file_hits = self._combine([r for r in rules if not r[2]])
-        self._dir_re, self._dir_hits = self._combine(rules)
-
-    @staticmethod
-    def _combine(rules: list[tuple[str, bool, bool, str]]
-                 ) -> tuple[re.Pattern[str] | None, tuple[_Hit, ...]]:
-        # Alternatives in reverse order: the first one that matches is the file's last
-        # matching pattern, which is the one git obeys. One capturing group per pattern.
-        if not rules:
-            return None, ()
-        rules = rules[::-1]
-        regex = re.compile("|".join(f"({r[0]})" for r in rules), re.DOTALL)
-        hits: tuple[_Hit, ...] = ((False, ""), *((not r[1], r[3]) for r in rules))
-        return regex, hits
+        self._file_checks = _checks([r for r in rules if not r[2]])
+        self._dir_checks = _checks(rules)
 
     def __bool__(self) -> bool:
-        return self._dir_re is not None
+        return bool(self._dir_checks)
 
     def hit(self, rel: str, is_dir: bool) -> _Hit | None:
         """(ignored, pattern) for the last pattern matching `rel`, or None if none does."""
-        regex = self._dir_re if is_dir else self._file_re
-        if regex is None:
-            return None
         local = rel[self._cut:]
         if self._prefix:
             local = self._prefix + local
-        m = regex.fullmatch(local)
-        if m is None:
-            return None
-        return (self._dir_hits if is_dir else self._file_hits)[m.lastindex or 0]
+        for check in self._dir_checks if is_dir else self._file_checks:
+            if (found := check(local)) is not None:
+                return found
+        return None
 
     def match(self, rel: str, is_dir: bool = False) -> bool | None:
         """True if ignored, False if re-included by a '!' pattern, None if no pattern matches."""
@@ -242,10 +166,16 @@ class IgnoreRules:
 
     deskmate: tuple[IgnoreSpec, ...] = ()
     git: tuple[IgnoreSpec, ...] = ()  # .gitignore files, then the repository's info/exclude
+    # The user's global gitignore (`core.excludesFile`): the user's own rules, so final like
+    # `[privacy] exclude`: no repository file can re-include what it ignores.
+    user: IgnoreSpec | None = None
 
     def reason(self, rel: str, is_dir: bool) -> str | None:
-        """Why these files ignore `rel` (relative to the root), or None: the deepest file with
-        a pattern matching it decides, `.deskmateignore` files before any `.gitignore`."""
+        """Why these files ignore `rel` (relative to the root), or None: the user's global
+        gitignore first, then the deepest file with a pattern matching it decides,
+        `.deskmateignore` files before any `.gitignore`."""
+        if self.user is not None and (h := self.user.hit(rel, is_dir)) is not None and h[0]:
+            return f"ignored by {self.user.source} ({h[1]!r})"
         for spec in self.deskmate:
             h = spec.hit(rel, is_dir)
             if h is not None:
@@ -255,3 +185,60 @@ class IgnoreRules:
             if h is not None:
                 return f"ignored by {spec.source} ({h[1]!r})" if h[0] else None
         return None
+
+
+class IgnoreFiles:
+    """Ignore files read and compiled once, by absolute path, and read again as soon as one
+    changes on disk (its mtime, size or inode): an ignore file added or edited mid-session
+    applies to the next question, with no restart."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._specs: dict[str, tuple[tuple[int, int, int], IgnoreSpec | None]] = {}
+
+    def spec(self, path: str, base: str, prefix: str, source: str) -> IgnoreSpec | None:
+        """The compiled ignore file at `path`, from the cache while it is unchanged."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        cached = self._specs.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            with open(path, "rb") as f:
+                data = f.read(self.max_bytes)
+        except OSError as exc:
+            log.debug("cannot read %s: %s", path, exc)
+            return None
+        text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        spec: IgnoreSpec | None = IgnoreSpec(lines, base=base, prefix=prefix, source=source)
+        if not spec:
+            spec = None
+        self._specs[path] = (key, spec)
+        return spec
+
+    def info_exclude(self, top: str, base: str, prefix: str, shown: str) -> IgnoreSpec | None:
+        """The `info/exclude` of the repository whose working tree starts at `top`."""
+        dotgit = os.path.join(top, ".git")
+        gitdir = dotgit
+        if os.path.isfile(dotgit):  # a worktree or submodule: "gitdir: <path>"
+            try:
+                with open(dotgit, encoding="utf-8", errors="surrogateescape") as f:
+                    first = f.readline().strip()
+            except OSError:
+                return None
+            if not first.startswith("gitdir:"):
+                return None
+            gitdir = os.path.join(top, first[len("gitdir:"):].strip())
+            try:
+                with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as f:
+                    gitdir = os.path.join(gitdir, f.read().strip())
+            except OSError:
+                pass
+        return self.spec(os.path.join(gitdir, "info", "exclude"), base, prefix,
+                         shown + ".git/info/exclude")

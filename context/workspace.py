@@ -5,9 +5,13 @@ for a document the editor opened), so a file the index skips can never reach a m
 another route (issue 5). A path is excluded when any of these says so, checked in this order:
 
 1. The built-in rules of `privacy.py` (secret files and folders, binary file types, tool and
-   dependency folders, build output, virtualenvs): final, nothing can re-include them.
+   dependency folders, build output, virtualenvs): final, nothing can re-include them. A
+   root that is, or lies inside, a folder of secrets (`privacy.root_reason`: a workspace
+   opened on `~/.ssh`) excludes everything in it: the walk yields nothing.
 2. The `exclude` globs from config (`[privacy] exclude`), gitignore syntax, relative to the
-   root. Final too: an ignore file cannot re-include what the user's config excludes.
+   root, then the user's global gitignore (`core.excludesFile`, see `gitconfig.py`; relative
+   to the repository's top). Final too: an ignore file in the repository cannot re-include
+   what the user's own settings exclude (stricter than git, whose `.gitignore` can).
 3. `.deskmateignore` files, then `.gitignore` files and `.git/info/exclude`, with git's
    semantics: a file's rules apply to its own folder's subtree, the deepest file with a
    matching pattern decides, within a file the last matching pattern wins (`!` re-includes),
@@ -16,7 +20,8 @@ another route (issue 5). A path is excluded when any of these says so, checked i
    folder git ignores. A folder holding `.git` starts a new repository: `.gitignore` rules
    from above it stop applying there. When the root itself is inside a git repository, the
    ignore files between the repository's top and the root apply too (as in git and ripgrep);
-   the root itself is never excluded. How ignore files combine is `ignore.IgnoreRules`.
+   the root itself is never excluded. How ignore files combine is `ignore.IgnoreRules`; each
+   is read again as soon as it changes on disk (`ignore.IgnoreFiles`).
 
 The walk also skips what it can only judge by reading: files over `max_file_bytes` and files
 whose first 8 KiB contain a NUL byte; and what is not a regular file (sockets, FIFOs, devices
@@ -35,12 +40,13 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from deskmate.context import privacy
-from deskmate.context.ignore import IgnoreRules, IgnoreSpec
+from deskmate.context.gitconfig import global_excludes_file
+from deskmate.context.ignore import IgnoreFiles, IgnoreRules, IgnoreSpec
 
 log = logging.getLogger("deskmate.context.workspace")
 
@@ -65,6 +71,18 @@ class FileEntry:
 
 
 _NO_RULES = IgnoreRules()
+
+
+@dataclass(frozen=True, slots=True)
+class _Folder:
+    """A folder on the way to a path: its rules, whether a link led to it, and why it is
+    excluded (None if it is not)."""
+
+    path: str
+    rel: str
+    rules: IgnoreRules
+    linked: bool
+    reason: str | None
 
 
 def _inside(real: str, real_root: str) -> str | None:
@@ -99,16 +117,20 @@ class Workspace:
     """The files of one workspace folder that Deskmate may index and show a model."""
 
     def __init__(self, root: Path, *, exclude: Sequence[str] = (),
-                 max_file_bytes: int = 1_000_000) -> None:
+                 max_file_bytes: int = 1_000_000,
+                 environ: Mapping[str, str] | None = None) -> None:
+        """`environ` (default: this process's) locates the user's global gitignore."""
         if isinstance(exclude, str):
             raise TypeError("exclude is a sequence of globs, not one string")
         self.root = Path(os.path.abspath(root))
         self.max_file_bytes = max_file_bytes
         self._root = str(self.root)
         self._exclude = IgnoreSpec(exclude, source="[privacy] exclude") if exclude else None
-        # Compiled ignore files by absolute path, with the (mtime, size, inode) they came from.
-        self._specs: dict[str, tuple[tuple[int, int, int], IgnoreSpec | None]] = {}
+        self._files = IgnoreFiles(max_file_bytes)
+        self._user_ignore = global_excludes_file(environ, self._root)
         self._ancestors: tuple[tuple[str, str, str], ...] | None = None
+        # A root that is (or lies in) a folder of secrets: nothing in it is indexed or sent.
+        self._root_reason = privacy.root_reason(self.root)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -125,6 +147,9 @@ class Workspace:
             return
         visited = {(st.st_dev, st.st_ino)}
         stack: list[tuple[str, IgnoreRules, Iterator[os.DirEntry[str]]]] = []
+        if self._root_reason is not None:
+            log.info("not indexing %s: %s", self._root, self._root_reason)
+            return
         top = self._list(self._root, "", None, self._ancestor_rules())
         if top is not None:
             stack.append(top)
@@ -172,7 +197,14 @@ class Workspace:
         parts = _split_relative(path)
         if parts is None:
             return f"{path!r} is not a path inside the workspace"
-        return self._path_reason(parts, canonical=False)
+        return self._path_reason(parts, canonical=False, memo={})
+
+    def excluded_among(self, paths: Iterable[str]) -> list[str]:
+        """Those of `paths` that `is_excluded` judges excluded now, each folder on the way
+        judged once: how a whole index is checked again after an ignore file changed."""
+        memo: dict[str, _Folder] = {}
+        return [path for path in paths if (parts := _split_relative(path)) is None
+                or self._path_reason(parts, canonical=False, memo=memo) is not None]
 
     def read_text(self, entry: FileEntry) -> str | None:
         """The file's text, or None if it is gone, unreadable, over the size cap, holds a NUL
@@ -208,63 +240,16 @@ class Workspace:
         return rules.reason(rel, is_dir)
 
     def _file_reason(self, name: str, rel: str, rules: IgnoreRules) -> str | None:
-        return privacy.file_reason(name) or self._rules_reason(rel, False, rules)
+        return (privacy.file_reason(name, os.path.join(self._root, rel))
+                or self._rules_reason(rel, False, rules))
 
     def _dir_reason(self, name: str, rel: str, rules: IgnoreRules) -> str | None:
-        if (reason := privacy.dir_reason(name, rel)) is not None:
+        if (reason := privacy.dir_reason(name, rel, os.path.join(self._root, rel))) is not None:
             return reason
         reason = self._rules_reason(rel, True, rules)
         return None if reason is None else f"inside {rel}/, {reason}"
 
     # -- ignore files -------------------------------------------------------------------------
-
-    def _spec(self, path: str, base: str, prefix: str, source: str) -> IgnoreSpec | None:
-        """The compiled ignore file at `path`, from the cache while it is unchanged."""
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        key = (st.st_mtime_ns, st.st_size, st.st_ino)
-        cached = self._specs.get(path)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        try:
-            with open(path, "rb") as f:
-                data = f.read(self.max_file_bytes)
-        except OSError as exc:
-            log.debug("cannot read %s: %s", path, exc)
-            return None
-        text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
-        lines = [line.removesuffix("\r") for line in text.split("\n")]
-        spec: IgnoreSpec | None = IgnoreSpec(lines, base=base, prefix=prefix, source=source)
-        if not spec:
-            spec = None
-        self._specs[path] = (key, spec)
-        return spec
-
-    def _info_exclude(self, top: str, base: str, prefix: str, shown: str
-                      ) -> IgnoreSpec | None:
-        """The `info/exclude` of the repository whose working tree starts at `top`."""
-        dotgit = os.path.join(top, ".git")
-        gitdir = dotgit
-        if os.path.isfile(dotgit):  # a worktree or submodule: "gitdir: <path>"
-            try:
-                with open(dotgit, encoding="utf-8", errors="surrogateescape") as f:
-                    first = f.readline().strip()
-            except OSError:
-                return None
-            if not first.startswith("gitdir:"):
-                return None
-            gitdir = os.path.join(top, first[len("gitdir:"):].strip())
-            try:
-                with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as f:
-                    gitdir = os.path.join(gitdir, f.read().strip())
-            except OSError:
-                pass
-        return self._spec(os.path.join(gitdir, "info", "exclude"), base, prefix,
-                          shown + ".git/info/exclude")
 
     def _enter(self, rules: IgnoreRules, folder: str, rel: str, prefix: str,
                has: Callable[[str], bool], shown: str | None = None) -> IgnoreRules:
@@ -274,30 +259,31 @@ class Workspace:
         if shown is None:
             shown = rel + "/" if rel else ""
         if has(".git"):  # a repository starts here: outer .gitignore rules stop applying
-            info = self._info_exclude(folder, rel, prefix, shown)
+            info = self._files.info_exclude(folder, rel, prefix, shown)
             git = (info,) if info is not None else ()
-        if has(".gitignore"):
-            spec = self._spec(os.path.join(folder, ".gitignore"), rel, prefix,
-                              shown + ".gitignore")
-            if spec is not None:
-                git = (spec, *git)
-        if has(".deskmateignore"):
-            spec = self._spec(os.path.join(folder, ".deskmateignore"), rel, prefix,
-                              shown + ".deskmateignore")
-            if spec is not None:
-                deskmate = (spec, *deskmate)
+        if has(".gitignore") and (spec := self._files.spec(
+                os.path.join(folder, ".gitignore"), rel, prefix, shown + ".gitignore")):
+            git = (spec, *git)
+        if has(".deskmateignore") and (spec := self._files.spec(
+                os.path.join(folder, ".deskmateignore"), rel, prefix, shown + ".deskmateignore")):
+            deskmate = (spec, *deskmate)
         if deskmate is rules.deskmate and git is rules.git:
             return rules
-        return IgnoreRules(deskmate, git)
+        return IgnoreRules(deskmate, git, rules.user)
 
     def _ancestor_rules(self) -> IgnoreRules:
-        """Ignore files between the top of the git repository holding the root and the root."""
+        """The user's global gitignore (relative to the top of the repository holding the
+        root, as info/exclude is), and the ignore files between that top and the root."""
         if os.path.lexists(os.path.join(self._root, ".git")):
-            return _NO_RULES
-        if self._ancestors is None:
-            self._ancestors = self._find_ancestors()
-        rules = _NO_RULES
-        for folder, prefix, shown in self._ancestors:
+            ancestors: tuple[tuple[str, str, str], ...] = ()
+        else:
+            if self._ancestors is None:
+                self._ancestors = self._find_ancestors()
+            ancestors = self._ancestors
+        user = None if self._user_ignore is None else self._files.spec(
+            self._user_ignore, "", ancestors[0][1] if ancestors else "", self._user_ignore)
+        rules = _NO_RULES if user is None else IgnoreRules(user=user)
+        for folder, prefix, shown in ancestors:
             rules = self._enter(rules, folder, "", prefix, _holds(folder), shown)
         return rules
 
@@ -367,23 +353,40 @@ class Workspace:
             return None
         return self._checked(target, rel)
 
-    def _path_reason(self, parts: list[str], canonical: bool) -> str | None:
-        folder = self._root
-        rel = ""
-        rules = self._enter(self._ancestor_rules(), folder, "", "", _holds(folder))
-        linked = False
-        for name in parts[:-1]:
-            rel = rel + "/" + name if rel else name
-            folder = os.path.join(folder, name)
-            reason = self._dir_reason(name, rel, rules)
-            if reason is not None:
-                return reason
-            linked = linked or os.path.islink(folder)
-            has = _holds(folder)
-            reason = privacy.content_reason(name, rel, has)
-            if reason is not None:
-                return reason
-            rules = self._enter(rules, folder, rel, "", has)
+    def _folder(self, names: list[str], memo: dict[str, _Folder]) -> _Folder:
+        """The folder root/names..., judged on the way down (each folder once per memo)."""
+        state = memo.get("")
+        if state is None:
+            rules = self._enter(self._ancestor_rules(), self._root, "", "", _holds(self._root))
+            state = memo[""] = _Folder(self._root, "", rules, False, self._root_reason)
+        for name in names:
+            if state.reason is not None:
+                return state
+            rel = state.rel + "/" + name if state.rel else name
+            known = memo.get(rel)
+            if known is None:
+                known = memo[rel] = self._child(state, name, rel)
+            state = known
+        return state
+
+    def _child(self, parent: _Folder, name: str, rel: str) -> _Folder:
+        folder = os.path.join(parent.path, name)
+        reason = self._dir_reason(name, rel, parent.rules)
+        if reason is not None:
+            return _Folder(folder, rel, parent.rules, parent.linked, reason)
+        linked = parent.linked or os.path.islink(folder)
+        has = _holds(folder)
+        reason = privacy.content_reason(name, rel, has)
+        rules = parent.rules if reason is not None else self._enter(parent.rules, folder, rel,
+                                                                     "", has)
+        return _Folder(folder, rel, rules, linked, reason)
+
+    def _path_reason(self, parts: list[str], canonical: bool, memo: dict[str, _Folder]
+                     ) -> str | None:
+        state = self._folder(parts[:-1], memo)
+        if state.reason is not None:
+            return state.reason
+        folder, rel, rules, linked = state.path, state.rel, state.rules, state.linked
         name = parts[-1]
         rel = rel + "/" + name if rel else name
         reason = self._file_reason(name, rel, rules)
@@ -406,5 +409,5 @@ class Workspace:
         target_rel = _inside(os.path.realpath(path), os.path.realpath(self._root))
         if not target_rel:
             return "a link to outside the workspace"
-        reason = self._path_reason(target_rel.split("/"), canonical=True)
+        reason = self._path_reason(target_rel.split("/"), canonical=True, memo=memo)
         return None if reason is None else f"links to {target_rel}: {reason}"

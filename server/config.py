@@ -1,9 +1,12 @@
 """Configuration: one typed, immutable `Config` built from layered sources.
 
-Layers, later ones winning key by key: built-in defaults, the first config file found
-(`--config`, `$DESKMATE_CONFIG`, `<workspace>/.deskmate.toml`,
-`$XDG_CONFIG_HOME/deskmate/config.toml`),
-the editor's `initializationOptions`, and `workspace/configuration` (section `deskmate`).
+Layers, later ones winning key by key: built-in defaults; the user's own config file
+(`--config`, else `$DESKMATE_CONFIG`, else `$XDG_CONFIG_HOME/deskmate/config.toml`); the
+workspace's `.deskmate.toml` (what an untrusted one may set: trust.py); the editor's
+`initializationOptions`; and `workspace/configuration` (section `deskmate`). A workspace file
+adds to the user's config, it never replaces it: the user's profiles stay, and lists marked
+`every_layer` (`[privacy] exclude`) add up across all layers, so no layer (a repository, or an
+editor sending `exclude = []`) can remove a glob another one set: exclusions only tighten.
 
 A bad value never stops the server: it is dropped with one message naming the key, the source
 and (for files) the line, and the default takes its place. The dataclasses below are the
@@ -20,18 +23,21 @@ from typing import Any
 
 from deskmate.prompts.render import fim_families
 from deskmate.server.backends.facts import BACKENDS, LOCAL
-from deskmate.server.config_files import (
-    Layer,
-    find_config_file,
-    is_workspace_file,
-    read_file_layer,
-    user_config_dir,
+from deskmate.server.backends.proxy import check_setting as check_proxy
+from deskmate.server.config_files import Layer, config_files, read_file_layer, user_config_dir
+from deskmate.server.config_schema import (
+    Schema,
+    between,
+    checked_by,
+    list_of,
+    one_of,
+    rules_of,
+    validated,
 )
-from deskmate.server.config_schema import Schema, at_least, list_of, one_of, rules_of, validated
 
 __all__ = [
     "LOCAL_PROFILE", "CompletionSettings", "Config", "ContextSettings", "PrivacySettings",
-    "Profile", "Routes", "build_config", "find_config_file", "load_config", "user_config_dir",
+    "Profile", "Routes", "build_config", "config_files", "load_config", "user_config_dir",
 ]
 
 
@@ -39,21 +45,21 @@ __all__ = [
 class ContextSettings:
     """`[context]`: the window prompts are packed for."""
 
-    window: int = field(default=16384, metadata=at_least(256))  # tokens the model accepts
-    reserve_output: int = field(default=1024, metadata=at_least(0))  # kept for the answer
+    window: int = field(default=16384, metadata=between(256, 1 << 20))  # tokens the model takes
+    reserve_output: int = field(default=1024, metadata=between(0, 1 << 18))  # for the answer
 
 
 @dataclass(frozen=True, kw_only=True)
 class CompletionSettings:
     """`[completion]`: inline completion requests."""
 
-    max_tokens: int = field(default=128, metadata=at_least(1))
-    deadline_ms: int = field(default=5000, metadata=at_least(1))
+    max_tokens: int = field(default=128, metadata=between(1, 16384))
+    deadline_ms: int = field(default=5000, metadata=between(100, 600_000))  # at most 10 min
     # Automatic (as-you-type) requests wait at least this long before calling a model, and
     # longer while the user types steadily (1.5 keystroke intervals, up to 200 ms), so a burst
     # costs one backend call, not one per key. 0 never waits. Explicit requests never wait.
-    debounce_ms: int = field(default=40, metadata=at_least(0))
-    temperature: float = field(default=0.2, metadata=at_least(0.0))
+    debounce_ms: int = field(default=40, metadata=between(0, 2000))
+    temperature: float = field(default=0.2, metadata=between(0.0, 2.0))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +68,9 @@ class PrivacySettings:
 
     # Gitignore-style globs, relative to the workspace, never read into a prompt or the index
     # (on top of .gitignore, .deskmateignore and the built-in secrets and binaries).
-    exclude: tuple[str, ...] = field(default=(), metadata=list_of("glob patterns"))
+    # Every layer adds its globs (user config, workspace file, editor): none can remove any.
+    exclude: tuple[str, ...] = field(default=(), metadata=list_of("glob patterns",
+                                                                   every_layer=True))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,9 +91,12 @@ class Profile:
     model: str = ""
     api_key_env: str = ""
     fim: str = field(default="none", metadata=one_of((*fim_families(), "none")))
-    window: int = field(default=0, metadata=at_least(0))  # 0: the [context] window
-    price_in: float = field(default=0.0, metadata=at_least(0.0))  # USD per million tokens
-    price_out: float = field(default=0.0, metadata=at_least(0.0))
+    window: int = field(default=0, metadata=between(0, 1 << 20))  # 0: the [context] window
+    price_in: float = field(default=0.0, metadata=between(0.0, 10_000.0))  # USD per M tokens
+    price_out: float = field(default=0.0, metadata=between(0.0, 10_000.0))
+    # "" direct; "env": the environment's proxy variables; or a proxy URL. Loopback servers
+    # never go through a proxy (backends/proxy.py).
+    proxy: str = field(default="", metadata=checked_by(check_proxy))
 
     def api_key(self, environ: Mapping[str, str] | None = None) -> str:
         """The API key from the environment variable the profile names ('' if none)."""
@@ -134,7 +145,9 @@ def build_config(layers: list[Layer], *, sources: tuple[str, ...] = ()) -> Confi
     problems: list[str] = []
     merged: dict[str, Any] = {}
     for layer in layers:
-        _merge(merged, validated(layer, SCHEMA, problems))
+        clean = validated(layer, SCHEMA, problems)
+        _keep_earlier_globs(layer, clean, merged, problems)
+        _merge(merged, clean, _UNIONS)
     profiles = _profiles(layers, merged.get("profiles", {}), problems)
     return Config(
         context=_context(merged.get("context", {}), problems),
@@ -191,13 +204,36 @@ def _routes(layers: list[Layer], routes: Mapping[str, tuple[str, ...]],
     return route
 
 
-def _merge(into: dict[str, Any], update: Mapping[str, Any]) -> None:
+_UNIONS = SCHEMA.unions()
+
+
+def _keep_earlier_globs(layer: Layer, clean: dict[str, Any], merged: Mapping[str, Any],
+                        problems: list[str]) -> None:
+    """Drop from `clean` each '!' glob of a list that adds up, once an earlier layer has put
+    globs in it: in one list the last matching glob wins, so a later layer's '!x' would
+    re-include what an earlier layer excludes. A layer's first list may still carve out
+    exceptions from its own globs (`["*.sql", "!public/x.sql"]`)."""
+    for section, key in _UNIONS:
+        new, old = clean.get(section, {}).get(key), merged.get(section, {}).get(key)
+        if not new or not old:
+            continue
+        if dropped := [g for g in new if g.startswith("!")]:
+            clean[section][key] = tuple(g for g in new if not g.startswith("!"))
+            problems.append(f"{layer.where(section, key)}: {section}.{key} cannot re-include "
+                            f"what an earlier settings layer excludes ({', '.join(dropped)}); "
+                            "ignored")
+
+
+def _merge(into: dict[str, Any], update: Mapping[str, Any],
+           unions: frozenset[tuple[str, str]], path: tuple[str, ...] = ()) -> None:
+    """`update` over `into`, key by key; a list in `unions` adds the new items instead."""
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        elif isinstance(value, Mapping):
-            into[key] = {}
-            _merge(into[key], value)
+        if isinstance(value, Mapping):
+            if not isinstance(into.get(key), dict):
+                into[key] = {}
+            _merge(into[key], value, unions, (*path, key))
+        elif (*path, key) in unions and key in into:
+            into[key] = tuple(dict.fromkeys((*into[key], *value)))
         else:
             into[key] = value
 
@@ -223,7 +259,8 @@ def load_config(
     overrides: list[tuple[Any, str]] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """The config for a workspace: file layer (if any) then editor overrides."""
+    """The config for a workspace: the user's file, the workspace's file, then the editor's
+    settings (`overrides`, in order)."""
     problems: list[str] = []
     layers = _file_layers(explicit, workspace, environ, problems)
     for data, source in overrides or []:
@@ -237,20 +274,20 @@ def load_config(
 
 def _file_layers(explicit: Path | None, workspace: Path | None,
                  environ: Mapping[str, str] | None, problems: list[str]) -> list[Layer]:
-    """The config file's layer (none, or one), marked untrusted when it is the workspace's own
-    file and the user has not trusted the workspace."""
-    path = find_config_file(explicit, workspace, environ)
-    if path is None:
-        return []
-    if not path.is_file():
-        problems.append(f"{path}: config file not found; using defaults")
-        return []
-    layer, file_problems = read_file_layer(path)
-    problems += file_problems
-    if layer is None:
-        return []
-    if workspace is not None and is_workspace_file(path, explicit, workspace, environ):
-        from deskmate.server.trust import is_trusted  # trust imports this module
+    """A layer per config file that applies, the workspace's own file marked untrusted unless
+    the user trusted the workspace."""
+    layers: list[Layer] = []
+    for path, own in config_files(explicit, workspace, environ):
+        if not path.is_file():
+            problems.append(f"{path}: config file not found; its settings are skipped")
+            continue
+        layer, file_problems = read_file_layer(path)
+        problems += file_problems
+        if layer is None:
+            continue
+        if own and workspace is not None:
+            from deskmate.server.trust import is_trusted  # trust imports this module
 
-        layer = replace(layer, untrusted=not is_trusted(workspace, environ))
-    return [layer]
+            layer = replace(layer, untrusted=not is_trusted(workspace, environ))
+        layers.append(layer)
+    return layers

@@ -64,7 +64,7 @@ def read_file_layer(path: Path) -> tuple[Layer | None, list[str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [f"{path}: cannot read config file ({exc}); using defaults"]
+        return None, [f"{path}: cannot read config file ({exc}); this file is ignored"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -72,29 +72,36 @@ def read_file_layer(path: Path) -> tuple[Layer | None, list[str]]:
     return Layer(data, str(path), text), []
 
 
-def find_config_file(
+def config_files(
     explicit: Path | None, workspace: Path | None, environ: Mapping[str, str] | None = None
-) -> Path | None:
-    """The first config file that exists, in the documented order."""
+) -> list[tuple[Path, bool]]:
+    """The config files that apply, in layer order, each with whether it is the workspace's
+    own file (a cloned repository's: it may set only what trust.py allows).
+
+    First the user's own: `--config PATH`, else `$DESKMATE_CONFIG`, else
+    `$XDG_CONFIG_HOME/deskmate/config.toml` when it exists (a file named on purpose is listed
+    even when missing, to be reported). Then `<workspace>/.deskmate.toml` when it exists and
+    is not that same file: layered on top, never instead, so the user's exclusions and
+    profiles always apply."""
     env = os.environ if environ is None else environ
-    candidates: list[Path] = []
+    files: list[tuple[Path, bool]] = []
     if explicit is not None:
-        return explicit  # named on purpose: a missing file is reported, not skipped
-    if env.get("DESKMATE_CONFIG"):
-        return Path(env["DESKMATE_CONFIG"])
-    if workspace is not None:
-        candidates.append(workspace / ".deskmate.toml")
-    candidates.append(user_config_dir(env) / "config.toml")
-    return next((c for c in candidates if c.is_file()), None)
+        files.append((explicit, False))
+    elif env.get("DESKMATE_CONFIG"):
+        files.append((Path(env["DESKMATE_CONFIG"]), False))
+    elif (user := user_config_dir(env) / "config.toml").is_file():
+        files.append((user, False))
+    if workspace is not None and (own := workspace / ".deskmate.toml").is_file() and \
+            not any(_same_file(own, path) for path, _ in files):
+        files.append((own, True))
+    return files
 
 
-def is_workspace_file(path: Path, explicit: Path | None, workspace: Path | None,
-                      environ: Mapping[str, str] | None) -> bool:
-    """Whether `path` was found in the workspace (not named by the user, nor their own)."""
-    env = os.environ if environ is None else environ
-    if explicit is not None or env.get("DESKMATE_CONFIG") or workspace is None:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
         return False
-    return path == workspace / ".deskmate.toml"
 
 
 def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -1,13 +1,20 @@
 """The config schema, read off the settings dataclasses in config.py.
 
 Each dataclass field is a key: its type hint says which values it takes, its default is what a
-bad value falls back to, and its metadata adds what a type cannot say (a minimum, the names
-allowed, what a list holds). There is no second table of keys to keep in step with the
-dataclasses: a new field is a new key, checked and reported like every other one."""
+bad value falls back to, and its metadata adds what a type cannot say (the range a number must
+be in, the names allowed, what a list holds, whether layers add to a list). There is no second
+table of keys to keep in step with the dataclasses: a new field is a new key, checked and
+reported like every other one.
+
+Every number has a range, both ends finite: a value outside it (or `inf`, `nan`) is a problem
+reported once, with the key and the range, and the default is used. A setting from an
+untrusted workspace file could otherwise switch completion off (`debounce_ms = 1e12`) or break
+every request (`temperature = inf`). A number field without a range is an error at import."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +31,11 @@ Check = Callable[[Any], str | None]  # returns a complaint, or None when the val
 # --------------------------------------------------------------------------- field metadata
 
 
-def at_least(low: float) -> dict[str, Any]:
-    """Metadata of a number field: the smallest value it accepts."""
-    return {"min": low}
+def between(low: float, high: float) -> dict[str, Any]:
+    """Metadata of a number field: the smallest and largest values it accepts."""
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValueError(f"between({low}, {high}) is not a finite range")
+    return {"min": low, "max": high}
 
 
 def one_of(choices: Collection[str]) -> dict[str, Any]:
@@ -34,9 +43,17 @@ def one_of(choices: Collection[str]) -> dict[str, Any]:
     return {"choices": tuple(choices)}
 
 
-def list_of(what: str) -> dict[str, Any]:
-    """Metadata of a list field: what its items are, as a message names them."""
-    return {"items": what}
+def list_of(what: str, *, every_layer: bool = False) -> dict[str, Any]:
+    """Metadata of a list field: what its items are, as a message names them. With
+    `every_layer`, the lists of all layers add up (later layers append, never replace): no
+    layer can remove what another set."""
+    return {"items": what, "union": every_layer}
+
+
+def checked_by(check: Check) -> dict[str, Any]:
+    """Metadata of a string field whose values a type cannot describe (a proxy URL): `check`
+    returns a complaint, or None when the value is fine."""
+    return {"check": check}
 
 
 # --------------------------------------------------------------------------- rules
@@ -49,6 +66,7 @@ class Rule:
 
     check: Check
     convert: Callable[[Any], Any]
+    union: bool = False  # layers add to the value instead of replacing it
 
 
 def rules_of(cls: type[DataclassInstance], *, skip: Collection[str] = ()) -> dict[str, Rule]:
@@ -61,14 +79,19 @@ def rules_of(cls: type[DataclassInstance], *, skip: Collection[str] = ()) -> dic
 def _rule(hint: Any, meta: Mapping[str, Any], name: str) -> Rule:
     if hint is bool:
         return Rule(_boolean, _same)
-    if hint is int:
-        return Rule(_whole(meta.get("min")), _same)
-    if hint is float:
-        return Rule(_number(meta.get("min")), float)
+    if hint in (int, float):
+        if "min" not in meta or "max" not in meta:
+            raise TypeError(f"{name}: a number setting needs its range, "
+                            "metadata=between(low, high)")
+        if hint is int:
+            return Rule(_whole(meta["min"], meta["max"]), _same)
+        return Rule(_number(meta["min"], meta["max"]), float)
+    if hint is str and "check" in meta:
+        return Rule(_string_and(meta["check"]), _same)
     if hint is str:
         return Rule(_choice(meta["choices"]) if "choices" in meta else _string, _same)
     if get_origin(hint) is tuple and get_args(hint) == (str, Ellipsis):
-        return Rule(_strings(meta.get("items", "strings")), tuple)
+        return Rule(_strings(meta.get("items", "strings")), tuple, bool(meta.get("union")))
     raise TypeError(f"{name}: the config schema has no check for values of type {hint!r}")
 
 
@@ -76,28 +99,37 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _whole(low: float | None) -> Check:
+def _whole(low: float, high: float) -> Check:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):
             return f"must be a whole number, got {_show(value)}"
-        return _below(value, low)
+        return _outside(value, low, high)
     return check
 
 
-def _number(low: float | None) -> Check:
+def _number(low: float, high: float) -> Check:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return f"must be a number, got {_show(value)}"
-        return _below(value, low)
+        return _outside(value, low, high)
     return check
 
 
-def _below(value: float, low: float | None) -> str | None:
-    return None if low is None or value >= low else f"must be at least {low}, got {value}"
+def _outside(value: float, low: float, high: float) -> str | None:
+    """A complaint when `value` is not in [low, high] (nan and the infinities never are)."""
+    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
+        return f"must be between {low} and {high}, got {_show(value)}"
+    return None
 
 
 def _string(value: Any) -> str | None:
     return None if isinstance(value, str) else f"must be a string, got {_show(value)}"
+
+
+def _string_and(check: Check) -> Check:
+    def both(value: Any) -> str | None:
+        return _string(value) or check(value)
+    return both
 
 
 def _boolean(value: Any) -> str | None:
@@ -135,6 +167,11 @@ class Schema:
 
     sections: Mapping[str, Mapping[str, Rule]]
     named: Mapping[str, Mapping[str, Rule]]
+
+    def unions(self) -> frozenset[tuple[str, str]]:
+        """(section, key) of each list whose layers add up."""
+        return frozenset((section, key) for section, rules in self.sections.items()
+                         for key, rule in rules.items() if rule.union)
 
 
 def validated(layer: Layer, schema: Schema, problems: list[str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -16,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.uris import to_fs_path
 
 from deskmate.context.documents import OpenDocument
 from deskmate.context.engine import ContextEngine
+from deskmate.context.ignore import ruled_folder
 from deskmate.server import logs
 from deskmate.server.config import Config, load_config
 from deskmate.server.jobs import gate
@@ -27,6 +28,7 @@ from deskmate.server.jobs.complete import Completions
 from deskmate.server.jobs.records import MemorySink
 from deskmate.server.jobs.runner import JobRunner
 from deskmate.server.jobs.snapshot import DocumentSnapshot
+from deskmate.server.lsp import uris
 from deskmate.server.lsp.capabilities import ClientFeatures
 from deskmate.server.lsp.documents import Document, Documents
 from deskmate.server.router import Router
@@ -37,6 +39,14 @@ log = logging.getLogger(__name__)
 SETTINGS_WAIT_S = 3.0
 
 Warn = Callable[[str, str], None]  # (what kind of trouble, message) → shown to the user
+
+
+def _index_missing(engine: ContextEngine) -> None:
+    try:
+        if added := engine.index_missing():
+            log.info("indexed %d files the ignore rules no longer exclude", added)
+    except Exception:  # the index only misses those files until the next walk
+        log.warning("indexing files after an ignore file changed failed", exc_info=True)
 
 
 def _quietly(work: Callable[[str, str], None], path: str, text: str) -> None:
@@ -68,6 +78,9 @@ class Session:
         self.reindex_needed = False
         self.index_ms = 0.0  # how long the last build (or load) of the index took
         self._retiring: set[asyncio.Task[None]] = set()
+        # The background walk that indexes files an ignore rule no longer excludes.
+        self._rescan: asyncio.Future[None] | None = None
+        self._rescan_again = False
         self.set_root(root)
 
     @property
@@ -141,11 +154,26 @@ class Session:
     # -- documents ------------------------------------------------------------------------------
 
     def path_of(self, uri: str) -> Path:
-        return Path(to_fs_path(uri) or uri)
+        """The path the privacy rules judge for the document at `uri` (`uris.judged_paths`):
+        the file for a `file:` URI, the file a view shows for any other scheme. Of a view
+        that names two (a `git:` URI's own path and its query's), the first one the gate
+        excludes, so that the verdict and every snapshot taken agree on it."""
+        paths = uris.judged_paths(uri)
+        if len(paths) > 1:
+            for path in paths:
+                if gate.exclusion(self._snapshot_at(uri, path), self.engine) is not None:
+                    return path
+        return paths[0]
+
+    def _relative(self, uri: str, path: Path) -> str | None:
+        """The workspace path of a `file:` document; None for any other scheme: a view or a
+        buffer is never a workspace file (its text never joins another document's prompt,
+        nor the index), even when the file it shows is one."""
+        return self.engine.relative(path) if uris.is_file(uri) else None
 
     def workspace_path(self, uri: str) -> str | None:
         """The document's path relative to the workspace, or None when it is outside."""
-        return self.engine.relative(self.path_of(uri))
+        return self._relative(uri, self.path_of(uri))
 
     def verdict(self, uri: str) -> str | None:
         """The gate's verdict on an open document (why it must never reach a model, or
@@ -155,19 +183,24 @@ class Session:
         return self._verdicts[uri]
 
     def _bare_snapshot(self, uri: str) -> DocumentSnapshot:
-        path = self.path_of(uri)
-        return DocumentSnapshot(key=uri, path=path, relative=self.engine.relative(path),
+        return self._snapshot_at(uri, self.path_of(uri))
+
+    def _snapshot_at(self, uri: str, path: Path) -> DocumentSnapshot:
+        """What the gate needs to judge the document at `uri` as `path`: no text."""
+        return DocumentSnapshot(key=uri, path=path, relative=self._relative(uri, path),
                                 version=None, text="", language="", offset=0)
 
     def opened(self, item: types.TextDocumentItem) -> None:
-        self.documents.open(item)
+        doc = self.documents.open(item)
         self._verdicts.pop(item.uri, None)
         if (relative := self.workspace_path(item.uri)) is not None and \
                 self.verdict(item.uri) is None:
-            # The first completion in a file then finds it parsed and its neighbours read.
-            engine, text = self.engine, item.text
+            # The first completion in a file then finds it parsed and its neighbours read
+            # (of a huge one, the part around its middle: what a job there would read).
+            part = doc.part(doc.length // 2)
+            prepare = functools.partial(self.engine.prepare, first_line=part.first_line)
             asyncio.get_running_loop().run_in_executor(
-                None, lambda: _quietly(engine.prepare, relative, text))
+                None, lambda: _quietly(prepare, relative, part.text))
 
     def changed(self, params: types.DidChangeTextDocumentParams) -> None:
         if self.documents.change(params, self.encoding) is None:
@@ -183,26 +216,55 @@ class Session:
     def saved_or_changed_on_disk(self, uri: str) -> None:
         if (relative := self.workspace_path(uri)) is not None:
             self.engine.file_changed(relative)
-            if relative.rsplit("/", 1)[-1] in (".gitignore", ".deskmateignore"):
-                self._verdicts.clear()  # ignore rules changed: judge every document again
+            self._ignore_file_touched(relative)
 
     def deleted_on_disk(self, uri: str) -> None:
         if (relative := self.workspace_path(uri)) is not None:
             self.engine.file_deleted(relative)
+            self._ignore_file_touched(relative)
+
+    def _ignore_file_touched(self, relative: str) -> None:
+        """When `relative` is an ignore file (added, changed or deleted mid-session): judge
+        every open document again, forget at once every indexed file the rules now exclude,
+        and index in the background the files they no longer exclude."""
+        if (folder := ruled_folder(relative)) is None:
+            return
+        self._verdicts.clear()
+        self._explained.clear()
+        self.completions.forget_suggestions()  # some may come from files now excluded
+        if dropped := self.engine.rules_changed(folder):
+            log.info("%s changed: %d files are now excluded and left the index", relative,
+                     len(dropped))
+        if self._rescan is not None and not self._rescan.done():
+            self._rescan_again = True  # one walk at a time; the next starts when it ends
+            return
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing to walk for
+            self._rescan = asyncio.get_running_loop().run_in_executor(
+                None, _index_missing, self.engine)
+            self._rescan.add_done_callback(self._rescan_done)
+
+    def _rescan_done(self, _: asyncio.Future[None]) -> None:
+        if self._rescan_again:
+            self._rescan_again = False
+            self._rescan = asyncio.get_running_loop().run_in_executor(
+                None, _index_missing, self.engine)
+            self._rescan.add_done_callback(self._rescan_done)
 
     def closed(self, uri: str) -> None:
         self.documents.close(uri)
         self._verdicts.pop(uri, None)
 
     def open_documents(self, besides: str) -> dict[str, OpenDocument]:
-        """Other open documents inside the workspace that the gate lets through, by relative
-        path, with their versions (work on them is cached per version)."""
+        """Other open `file:` documents inside the workspace that the gate lets through, by
+        relative path, with their versions (work on them is cached per version). Views and
+        buffers (`git:`, `untitled:`, notebook cells, ...) are never among them."""
         found: dict[str, OpenDocument] = {}
         for doc in self.documents:
-            if doc.uri == besides or self.verdict(doc.uri) is not None:
+            if doc.uri == besides or not uris.is_file(doc.uri) or \
+                    self.verdict(doc.uri) is not None:
                 continue
             if (relative := self.workspace_path(doc.uri)) is not None:
-                found[relative] = OpenDocument(text=doc.text, version=doc.version)
+                found[relative] = OpenDocument(text=doc.context_text(), version=doc.version)
         return found
 
     # -- snapshots ------------------------------------------------------------------------------
@@ -213,15 +275,19 @@ class Session:
         to `end`); None when it is not open."""
         doc = self.documents.get(uri)
         if doc is None:
-            log.info("a request for %s, which is not open; ignored", uri)
+            if self.documents.first_miss(uri):
+                log.info("requests for %s, which is not open, are answered with nothing", uri)
             return None
         path = self.path_of(uri)
         offset = doc.offset_at(start, self.encoding)
         end_offset = doc.offset_at(end, self.encoding) if end is not None else None
+        end_offset = end_offset if end_offset is not None and end_offset > offset else None
+        part = doc.part(offset, end_offset)  # all of it, or of a huge one what a job reads
         return DocumentSnapshot(
-            key=uri, path=path, relative=self.engine.relative(path), version=doc.version,
-            text=doc.text, language=doc.language_id, offset=offset,
-            end=end_offset if end_offset is not None and end_offset > offset else None,
+            key=uri, path=path, relative=self._relative(uri, path), version=doc.version,
+            text=part.text, language=doc.language_id, offset=offset - part.base,
+            end=end_offset - part.base if end_offset is not None else None,
+            base=part.base, first_line=part.first_line,
         ), doc
 
     def is_current(self, uri: str, doc: Document, version: int | None) -> Callable[[], bool]:

@@ -18,11 +18,11 @@ from deskmate.server.config import (
     PrivacySettings,
     Profile,
     Routes,
-    find_config_file,
+    config_files,
     load_config,
     user_config_dir,
 )
-from deskmate.server.config_schema import at_least, list_of, one_of, rules_of
+from deskmate.server.config_schema import between, list_of, one_of, rules_of
 from deskmate.server.trust import set_trust
 
 FULL_EXAMPLE = """\
@@ -67,7 +67,8 @@ def only_problem(config: Config) -> str:
 
 @pytest.fixture
 def places(tmp_path: Path) -> dict[str, Path]:
-    """One config file in each place the search looks, each with its own max_tokens."""
+    """One config file in each place the search looks, each with its own deadline_ms; the
+    workspace file also sets max_tokens."""
     xdg = tmp_path / "xdg"
     workspace = tmp_path / "ws"
     files = {
@@ -77,22 +78,26 @@ def places(tmp_path: Path) -> dict[str, Path]:
         "xdg": xdg / "deskmate" / "config.toml",
     }
     for number, path in enumerate(files.values(), start=1):
-        write(path, f"[completion]\nmax_tokens = {number}\n")
+        write(path, f"[completion]\ndeadline_ms = {1000 + number}\n")
+    write(files["workspace"], "[completion]\nmax_tokens = 3\n")
     return {**files, "workspace_dir": workspace, "xdg_dir": xdg}
 
 
-# Each case removes the files that should win before it; `max_tokens` says which one was read.
+# Each case removes the files that should win before it: the user's own file is the first of
+# --config, $DESKMATE_CONFIG and the XDG file (deadline_ms says which), and the workspace file
+# is a layer on top of it (max_tokens), never instead of it.
 @pytest.mark.parametrize(
-    ("present", "expected"),
+    ("present", "deadline", "user_file"),
     [
-        (("explicit", "env", "workspace", "xdg"), 1),
-        (("env", "workspace", "xdg"), 2),
-        (("workspace", "xdg"), 3),
-        (("xdg",), 4),
+        (("explicit", "env", "workspace", "xdg"), 1001, "explicit"),
+        (("env", "workspace", "xdg"), 1002, "env"),
+        (("workspace", "xdg"), 1004, "xdg"),
+        (("xdg",), 1004, "xdg"),
+        (("workspace",), 5000, None),
     ],
 )
-def test_the_first_config_found_wins(
-    places: dict[str, Path], present: tuple[str, ...], expected: int
+def test_the_user_config_then_the_workspace_file_apply(
+    places: dict[str, Path], present: tuple[str, ...], deadline: int, user_file: str | None
 ) -> None:
     environ = {"XDG_CONFIG_HOME": str(places["xdg_dir"])}
     if "env" in present:
@@ -100,12 +105,32 @@ def test_the_first_config_found_wins(
     explicit = places["explicit"] if "explicit" in present else None
     if "workspace" not in present:
         places["workspace"].unlink()
+    if "xdg" not in present:
+        places["xdg"].unlink()
 
     config = load_config(explicit=explicit, workspace=places["workspace_dir"], environ=environ)
 
-    assert config.completion.max_tokens == expected
+    assert config.completion.deadline_ms == deadline
+    assert config.completion.max_tokens == (3 if "workspace" in present else 128)
     assert config.problems == ()
-    assert config.sources == (str(next(places[name] for name in present)),)
+    expected = [places[user_file]] if user_file else []
+    expected += [places["workspace"]] if "workspace" in present else []
+    assert config.sources == tuple(map(str, expected))
+
+
+def test_a_config_named_explicitly_in_the_workspace_is_read_once_and_trusted(
+    places: dict[str, Path],
+) -> None:
+    write(places["workspace"], '[profiles.team]\nbackend = "ollama"\n[route]\n'
+          'completion = ["team"]\n[privacy]\nexclude = ["*.sql"]\n')
+
+    config = load_config(explicit=places["workspace"], workspace=places["workspace_dir"],
+                         environ={})
+
+    assert config.sources == (str(places["workspace"]),)
+    assert config.problems == ()
+    assert config.route == {"completion": ("team",)}  # the user chose this file: trusted
+    assert config.privacy.exclude == ("*.sql",)  # once, not twice
 
 
 def test_the_user_config_defaults_to_dot_config_under_home(tmp_path: Path) -> None:
@@ -121,7 +146,7 @@ def test_the_user_config_defaults_to_dot_config_under_home(tmp_path: Path) -> No
 def test_no_config_file_anywhere_gives_the_defaults(tmp_path: Path) -> None:
     environ = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
 
-    assert find_config_file(None, tmp_path, environ) is None
+    assert config_files(None, tmp_path, environ) == []
     config = load_config(workspace=tmp_path, environ=environ)
 
     assert config == Config()
@@ -137,8 +162,11 @@ def test_a_named_config_file_that_is_missing_is_reported(tmp_path: Path, how: st
     config = load_config(explicit=missing if how == "explicit" else None,
                          workspace=tmp_path / "ws", environ=environ)
 
-    assert only_problem(config) == f"{missing}: config file not found; using defaults"
-    assert config.completion == CompletionSettings()  # the workspace file is not a fallback
+    assert only_problem(config) == (f"{missing}: config file not found; its settings are "
+                                    "skipped")
+    # The workspace file is a layer of its own, not a fallback for the missing file.
+    assert config.completion == CompletionSettings(max_tokens=5)
+    assert config.sources == (str(tmp_path / "ws" / ".deskmate.toml"),)
 
 
 # --------------------------------------------------------------------------- values
@@ -403,7 +431,8 @@ def test_every_field_of_the_settings_dataclasses_is_a_key() -> None:
 
 
 @pytest.mark.parametrize(("section", "key", "value", "complaint"), [
-    ("context", "window", 255, "must be at least 256, got 255"),
+    ("context", "window", 255, "must be between 256 and 1048576, got 255"),
+    ("completion", "temperature", float("inf"), "must be between 0.0 and 2.0, got inf"),
     ("completion", "temperature", "hot", "must be a number, got 'hot'"),
     ("privacy", "exclude", "*.sql", "must be a list of glob patterns, got '*.sql'"),
     ("route", "completion", [1], "must be a list of profile names, got [1]"),
@@ -419,18 +448,26 @@ def test_the_dataclass_fields_say_what_a_key_accepts(
 
 @dataclass(frozen=True, kw_only=True)
 class Example:
-    count: int = field(default=1, metadata=at_least(1))
-    ratio: float = 0.5
+    count: int = field(default=1, metadata=between(1, 10))
+    ratio: float = field(default=0.5, metadata=between(0.0, 1.0))
     mode: str = field(default="a", metadata=one_of(("a", "b")))
     on: bool = False
     names: tuple[str, ...] = field(default=(), metadata=list_of("names"))
 
 
 @pytest.mark.parametrize(("key", "value", "complaint", "stored"), [
-    ("count", 0, "must be at least 1, got 0", None),
+    ("count", 0, "must be between 1 and 10, got 0", None),
+    ("count", 11, "must be between 1 and 10, got 11", None),
+    ("count", 10**400, "must be between 1 and 10, got 1000000000000000000000000000000000000...",
+     None),
     ("count", True, "must be a whole number, got True", None),
     ("count", 3, None, 3),
+    ("count", 10, None, 10),
     ("ratio", 1, None, 1.0),
+    ("ratio", 0.0, None, 0.0),
+    ("ratio", float("nan"), "must be between 0.0 and 1.0, got nan", None),
+    ("ratio", float("-inf"), "must be between 0.0 and 1.0, got -inf", None),
+    ("ratio", 1.5, "must be between 0.0 and 1.0, got 1.5", None),
     ("ratio", "x", "must be a number, got 'x'", None),
     ("mode", "c", "must be one of a, b; got 'c'", None),
     ("on", 1, "must be true or false, got 1", None),
@@ -456,6 +493,22 @@ def test_a_field_type_the_schema_cannot_check_is_an_error_at_once() -> None:
 
     with pytest.raises(TypeError, match=r"Odd\.when"):
         rules_of(Odd)
+
+
+@pytest.mark.parametrize("metadata", [{}, {"min": 0}])
+def test_a_number_setting_without_a_range_is_an_error_at_once(metadata: dict[str, Any]) -> None:
+    @dataclass
+    class Unbounded:
+        count: int = field(default=1, metadata=metadata)
+
+    with pytest.raises(TypeError, match=r"Unbounded\.count: a number setting needs its range"):
+        rules_of(Unbounded)
+
+
+@pytest.mark.parametrize(("low", "high"), [(0, float("inf")), (float("nan"), 1), (2, 1)])
+def test_a_range_must_be_finite_and_in_order(low: float, high: float) -> None:
+    with pytest.raises(ValueError, match="not a finite range"):
+        between(low, high)
 
 
 # --------------------------------------------------------------------------- workspace trust
@@ -569,3 +622,153 @@ def test_bad_editor_settings_name_their_source(tmp_path: Path) -> None:
         "the default is used",
     )
     assert config.completion.max_tokens == 128
+
+
+# --------------------------------------------------------------------------- layers only tighten
+
+
+@pytest.fixture
+def user_and_repo(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A user config with exclusions and a profile, and a repository with its own file."""
+    xdg = tmp_path / "xdg"
+    write(xdg / "deskmate" / "config.toml", """\
+        [privacy]
+        exclude = ["customers/**", "*.sql"]
+        [profiles.mine]
+        backend = "ollama"
+        url = "http://127.0.0.1:11434"
+        model = "user-model"
+        [route]
+        completion = ["mine"]
+        """)
+    repo = tmp_path / "repo"
+    write(repo / ".deskmate.toml", """\
+        [privacy]
+        exclude = ["generated/"]
+        [completion]
+        max_tokens = 40
+        [profiles.mine]
+        model = "repo-model"
+        """)
+    return repo, {"XDG_CONFIG_HOME": str(xdg)}
+
+
+def test_a_workspace_file_adds_to_the_user_config_instead_of_replacing_it(
+    user_and_repo: tuple[Path, dict[str, str]],
+) -> None:
+    repo, environ = user_and_repo
+
+    config = load_config(workspace=repo, environ=environ)
+
+    assert config.problems == ()
+    assert config.privacy.exclude == ("customers/**", "*.sql", "generated/")
+    assert config.completion.max_tokens == 40
+    mine = config.profiles["mine"]
+    assert (mine.backend, mine.url, mine.model) == ("ollama", "http://127.0.0.1:11434",
+                                                    "repo-model")
+    assert config.route == {"completion": ("mine",)}
+
+
+@pytest.mark.parametrize("editor_exclude", [[], ["*.sql"], ["build/", "*.csv"]])
+def test_no_layer_can_remove_an_exclusion_another_layer_set(
+    user_and_repo: tuple[Path, dict[str, str]], editor_exclude: list[str],
+) -> None:
+    repo, environ = user_and_repo
+    write(repo / ".deskmate.toml", "[privacy]\nexclude = []\n")
+
+    config = load_config(workspace=repo, environ=environ, overrides=[
+        ({"privacy": {"exclude": editor_exclude}}, "initializationOptions"),
+        ({"privacy": {"exclude": []}}, "workspace/configuration")])
+
+    assert config.privacy.exclude == tuple(dict.fromkeys(["customers/**", "*.sql",
+                                                          *editor_exclude]))
+
+
+def test_an_untrusted_workspace_cannot_reroute_the_users_profiles(
+    user_and_repo: tuple[Path, dict[str, str]],
+) -> None:
+    repo, environ = user_and_repo
+    write(repo / ".deskmate.toml", """\
+        [profiles.mine]
+        url = "http://attacker.example"
+        [profiles.theirs]
+        backend = "openai"
+        [route]
+        completion = ["theirs"]
+        """)
+
+    config = load_config(workspace=repo, environ=environ)
+
+    assert config.profiles["mine"].url == "http://127.0.0.1:11434"
+    assert config.route == {"completion": ("mine",)}
+    assert "not trusted" in config.problems[0]
+
+    set_trust(repo, True, environ)
+    trusted = load_config(workspace=repo, environ=environ)
+    assert trusted.profiles["mine"].url == "http://attacker.example"
+    assert trusted.route == {"completion": ("theirs",)}
+    assert trusted.privacy.exclude == ("customers/**", "*.sql")  # trust does not loosen
+
+
+NUMBER_FIELDS = [(section, f.name, f.metadata) for section, cls in [*SECTIONS.items(),
+                                                                   ("profiles", Profile)]
+                 for f in fields(cls) if f.type in ("int", "float", int, float)]
+
+
+def test_every_number_setting_is_bounded() -> None:
+    assert {(s, k) for s, k, _ in NUMBER_FIELDS} >= {
+        ("completion", "debounce_ms"), ("completion", "temperature"),
+        ("completion", "deadline_ms"), ("context", "window"), ("profiles", "price_in")}
+    for _, _, meta in NUMBER_FIELDS:
+        assert float("-inf") < meta["min"] <= meta["max"] < float("inf")
+
+
+@pytest.mark.parametrize(("section", "key", "meta"), NUMBER_FIELDS)
+@pytest.mark.parametrize("bad", ["inf", "-inf", "nan", "1e300", "below", "above"])
+def test_a_number_out_of_range_gives_one_message_naming_key_and_range(
+    tmp_path: Path, section: str, key: str, meta: dict[str, Any], bad: str,
+) -> None:
+    low, high = meta["min"], meta["max"]
+    value = {"below": low - 1, "above": high + 1}.get(bad, bad)
+    if isinstance(value, int | float) and isinstance(low, float):
+        value = float(value)
+    table = "profiles.p" if section == "profiles" else section
+    extra = 'backend = "openai"\n' if section == "profiles" else ""
+    path = write(tmp_path / "deskmate.toml", f"[{table}]\n{extra}{key} = {value}\n")
+
+    config = load_config(explicit=path, environ={})
+
+    message = only_problem(config)
+    line = 3 if extra else 2
+    assert message.startswith(f"{path}, line {line}: {table}.{key} must be ")
+    assert (f"must be between {low} and {high}, got " in message
+            or "must be a whole number" in message)
+    assert message.endswith("; the default is used")
+    settings = config.profiles["p"] if section == "profiles" else getattr(config, section)
+    default = next(f.default for f in fields(type(settings)) if f.name == key)
+    assert getattr(settings, key) == default
+
+
+def test_a_later_layer_cannot_re_include_with_a_negated_glob(
+    user_and_repo: tuple[Path, dict[str, str]],
+) -> None:
+    repo, environ = user_and_repo
+    write(repo / ".deskmate.toml", '[privacy]\nexclude = ["!customers/**", "tmp/", "!*.sql"]\n')
+
+    config = load_config(workspace=repo, environ=environ, overrides=[
+        ({"privacy": {"exclude": ["!customers/public.py"]}}, "initializationOptions")])
+
+    assert config.privacy.exclude == ("customers/**", "*.sql", "tmp/")
+    assert config.problems == (
+        f"{repo / '.deskmate.toml'}, line 2: privacy.exclude cannot re-include what an earlier "
+        "settings layer excludes (!customers/**, !*.sql); ignored",
+        "initializationOptions: privacy.exclude cannot re-include what an earlier settings "
+        "layer excludes (!customers/public.py); ignored")
+
+
+def test_the_first_layer_with_globs_keeps_its_own_exceptions(tmp_path: Path) -> None:
+    config = from_text(tmp_path, '[privacy]\nexclude = ["*.sql", "!public/x.sql"]\n',
+                       overrides=[({"privacy": {"exclude": ["build/"]}}, "init")])
+
+    assert config.problems == ()
+    assert config.privacy.exclude == ("*.sql", "!public/x.sql", "build/")

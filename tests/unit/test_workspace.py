@@ -20,6 +20,19 @@ from deskmate.context.workspace import FileEntry, Workspace
 posix_only = pytest.mark.skipif(sys.platform == "win32", reason="symlinks/FIFOs need POSIX")
 
 
+@pytest.fixture(autouse=True)
+def no_global_gitignore(tmp_path_factory: pytest.TempPathFactory,
+                        monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home of its own, without a global gitignore: the developer's must not change what
+    these tests see. Returns the home; its `.config/git/ignore` is the global gitignore."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    return home
+
+
 def make(root: Path, files: Mapping[str, str | bytes]) -> Path:
     """Create `files` (relative path → content) under `root`; a path ending in '/' is a
     folder."""
@@ -220,6 +233,58 @@ def test_a_changed_ignore_file_is_read_again(tmp_path: Path) -> None:
     assert walked(ws) == [".gitignore", "a.py"]
     assert ws.is_excluded("b.py")
     assert not ws.is_excluded("a.py")
+
+
+def test_the_global_gitignore_applies_and_no_repository_file_re_includes(
+    tmp_path: Path, no_global_gitignore: Path,
+) -> None:
+    make(no_global_gitignore, {".config/git/ignore": "*.private\nscratch/\n/top.py\n"})
+    make(tmp_path, {
+        "repo/.git/": "",
+        "repo/.gitignore": "!*.private\n!scratch/\n",
+        "repo/.deskmateignore": "!keep.private\n",
+        "repo/pkg/.gitignore": "!pkg.private\n",
+        "repo/a.private": "", "repo/keep.private": "", "repo/pkg/pkg.private": "",
+        "repo/scratch/s.py": "", "repo/pkg/scratch/t.py": "", "repo/ok.py": "",
+        "repo/top.py": "", "repo/pkg/top.py": "",
+    })
+    ws = Workspace(tmp_path / "repo")
+    assert walked(ws) == [".deskmateignore", ".gitignore", "ok.py", "pkg/.gitignore",
+                          "pkg/top.py"]
+    ignore = no_global_gitignore / ".config" / "git" / "ignore"
+    assert ws.exclusion_reason("keep.private") == f"ignored by {ignore} ('*.private')"
+    assert_agrees(ws)
+    # Rooted in a folder of the repository: anchored patterns stay relative to its top.
+    sub = Workspace(tmp_path / "repo" / "pkg")
+    assert walked(sub) == [".gitignore", "top.py"]
+
+
+def test_the_global_gitignore_is_read_again_when_it_changes(
+    tmp_path: Path, no_global_gitignore: Path,
+) -> None:
+    make(tmp_path, {"a.py": "", "b.py": ""})
+    ws = Workspace(tmp_path)
+    assert walked(ws) == ["a.py", "b.py"]
+    make(no_global_gitignore, {".config/git/ignore": "a.py\n"})
+    assert walked(ws) == ["b.py"]
+    assert ws.is_excluded("a.py")
+
+
+def test_an_explicit_environment_finds_no_global_gitignore(
+    tmp_path: Path, no_global_gitignore: Path,
+) -> None:
+    make(no_global_gitignore, {".config/git/ignore": "a.py\n"})
+    make(tmp_path, {"a.py": ""})
+    assert walked(Workspace(tmp_path, environ={"GIT_CONFIG_NOSYSTEM": "1"})) == ["a.py"]
+
+
+def test_a_new_ignore_file_applies_at_once(tmp_path: Path) -> None:
+    make(tmp_path, {"src/a.py": "", "src/b.py": ""})
+    ws = Workspace(tmp_path)
+    assert not ws.is_excluded("src/a.py")
+    make(tmp_path, {"src/.deskmateignore": "a.py\n"})
+    assert ws.is_excluded("src/a.py")
+    assert walked(ws) == ["src/.deskmateignore", "src/b.py"]
 
 
 def test_ignore_spec_last_match_wins_across_many_patterns() -> None:
@@ -532,6 +597,10 @@ def test_everything_at_once_is_excluded_exactly_when_not_walked(tmp_path: Path) 
         "src/fixtures/keep.json", "src/keep.log", "src/tmp/t.py",
     ]
     assert_agrees(ws, frozenset({"bin.dat"}))
+    every = sorted(all_files(tmp_path))
+    assert ws.excluded_among(every) == [p for p in every if ws.is_excluded(p)]
+    assert ws.excluded_among(["../outside.py", "/abs.py", "src/a.py"]) == [
+        "../outside.py", "/abs.py"]
 
 
 # --- the gitignore matcher against git itself -----------------------------------------------
