@@ -2,9 +2,13 @@
 code or API keys to a server of its choosing.
 
 A workspace file may always set context, completion, privacy and prompt options; its profile
-`url`, `backend` and `api_key_env` and its `route` take effect only in workspaces the user
+`url`, `backend`, `api_key_env` and `proxy` and its `route` take effect only in workspaces the user
 trusted with `deskmate trust [DIR]`. The list lives in the user's config folder, one absolute
-path per line, outside any workspace."""
+path per line, outside any workspace.
+
+Trusted or not, a workspace file is a layer on top of the user's own config (config.py): it
+never replaces the user's profiles, and it can add `[privacy] exclude` globs but never remove
+one, nor its numbers leave their ranges (config_schema.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from deskmate.server.config import user_config_dir
 
 TRUST_FILE = "trusted-workspaces"
 # What only a trusted workspace file may set: where prompts go and with which key.
-TRUSTED_PROFILE_KEYS = frozenset({"url", "backend", "api_key_env"})
+TRUSTED_PROFILE_KEYS = frozenset({"url", "backend", "api_key_env", "proxy"})
 TRUSTED_SECTIONS = frozenset({"route"})
 
 

@@ -3,7 +3,9 @@
 A backend turns a `FimRequest` (prefix + suffix) or a `ChatRequest` (messages) into a stream
 of `TextDelta` events ending in one `Finished`. `generate()` drains such a stream into a
 `Generation` with timings and token usage. A stream that ends without `Finished` was cut short
-and is an error, never a complete answer.
+and is an error, never a complete answer; so is one longer than `max_tokens` tokens can be
+(`answer_limit`), whatever the backend: a server that ignores max_tokens must not put 300,000
+characters into the editor, nor make the token count of the answer eat gigabytes.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from deskmate.context.budget import count_tokens
@@ -19,6 +21,26 @@ from deskmate.context.pack import Snippet
 from deskmate.prompts.render import Message, render_snippets
 from deskmate.server.config import Profile
 from deskmate.server.errors import BadResponse
+
+# A token is at most a few dozen characters (the longest in common vocabularies are runs of
+# spaces or `=`); an answer longer than max_tokens × this did not respect max_tokens.
+MAX_CHARS_PER_TOKEN = 64
+MIN_ANSWER_CHARS = 4096
+
+
+def answer_limit(max_tokens: int) -> int:
+    """The most characters an answer of `max_tokens` tokens may have."""
+    return max(MIN_ANSWER_CHARS, max_tokens * MAX_CHARS_PER_TOKEN)
+
+
+def clean_text(text: str) -> str:
+    """`text` with lone surrogates (JSON may spell "\\ud800"; UTF-8 cannot encode it, so the
+    editor's frame or the terminal would fail) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +126,29 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
+def checked(event: Event, profile: str) -> Event:
+    """An event as the rest of Deskmate may rely on it, whatever the server sent: text is a
+    str, the finish reason a str, token counts whole numbers (one that is not is treated as
+    not reported); anything else is one BadResponse."""
+    if isinstance(event, TextDelta):
+        if not isinstance(event.text, str):
+            raise BadResponse(f"the server sent answer text that is not a string "
+                              f"({type(event.text).__name__}); check the profile's backend",
+                              profile=profile)
+        return event
+    if not isinstance(event.reason, str):
+        raise BadResponse(f"the server sent a finish reason that is not a string "
+                          f"({type(event.reason).__name__}); check the profile's backend",
+                          profile=profile)
+    return replace(event, prompt_tokens=_count(event.prompt_tokens),
+                   output_tokens=_count(event.output_tokens))
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 \
+        else None
+
+
 async def generate(
     backend: Backend,
     request: Request,
@@ -116,15 +161,23 @@ async def generate(
     started = time.perf_counter()
     first_token_ms: float | None = None
     pieces: list[str] = []
+    size, limit = 0, answer_limit(request.max_tokens)
     finished: Finished | None = None
     async with aclosing(backend.stream(request)) as events:
-        async for event in events:
+        async for unchecked in events:
+            event = checked(unchecked, backend.profile.name)
             if isinstance(event, Finished):
                 finished = event
                 break
             if event.text and first_token_ms is None:
                 first_token_ms = (time.perf_counter() - started) * 1000
-            pieces.append(event.text)
+            size += len(event.text)
+            if size > limit:  # leaving the block closes the stream: the server is hung up on
+                raise BadResponse(
+                    f"the answer ran past {limit} characters, more than max_tokens = "
+                    f"{request.max_tokens} tokens can hold; the server does not respect "
+                    "max_tokens", profile=backend.profile.name)
+            pieces.append(clean_text(event.text))
             if keep_going is not None and not keep_going("".join(pieces)):
                 finished = Finished(reason="stopped")
                 break

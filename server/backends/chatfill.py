@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from deskmate.prompts.render import Message, chat_template, render_snippets
-from deskmate.server.backends.base import FimRequest
+from deskmate.server.backends.base import Event, FimRequest, Finished, TextDelta
 
 OPEN_TAG = "<completion>"
 CLOSE_TAG = "</completion>"
@@ -88,3 +88,22 @@ def _partial_suffix(text: str, tag: str) -> int:
 def _strip_closing_fence(text: str) -> str:
     stripped = text.rstrip()
     return stripped[:-3].rstrip("\n") if stripped.endswith("\n```") else text
+
+
+def filtered(events: list[Event], tags: CompletionTagFilter | None) -> list[Event]:
+    """Pass events through the <completion> tag filter; the closing tag finishes the answer."""
+    if tags is None:
+        return events
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, TextDelta):
+            if text := tags.feed(event.text):
+                out.append(TextDelta(text))
+            if tags.done:
+                out.append(Finished(reason="stop"))
+                break
+        else:
+            if text := tags.flush():
+                out.append(TextDelta(text))
+            out.append(event)
+    return out

@@ -3,24 +3,36 @@ SSE / NDJSON framing, and the mapping of transport failures onto Deskmate's erro
 
 A protocol module supplies two pure functions' worth of knowledge: `build_call` (request →
 URL, headers, JSON body) and `parse` (one decoded stream message → events). Everything that
-touches the network is here, once."""
+touches the network is here, once: which proxy (none for loopback, see proxy.py), the bounded
+reading of the body (wire.py), and turning whatever a server sends that its protocol does not
+allow (a redirect, an empty body, a wrong shape, JSON nested too deep) into one `BadResponse`
+that names the profile."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import httpx
 
-from deskmate.server.backends.base import Event, Finished, Request, TextDelta
-from deskmate.server.backends.chatfill import CompletionTagFilter
+from deskmate.server.backends import wire
+from deskmate.server.backends.base import (
+    Event,
+    Finished,
+    Request,
+    checked,
+    clean_text,
+)
+from deskmate.server.backends.chatfill import CompletionTagFilter, filtered
 from deskmate.server.backends.facts import BACKENDS
+from deskmate.server.backends.proxy import proxy_for
 from deskmate.server.config import Profile
 from deskmate.server.errors import BackendError, BadResponse, HTTPStatus, Timeout, Unavailable
 
@@ -28,6 +40,10 @@ log = logging.getLogger(__name__)
 
 DONE = "[DONE]"
 DRAIN_S = 0.25
+ERROR_HEAD_BYTES = 2000  # of an error page: enough for the server's reason
+# What a parser raises when a message has the wrong shape (`{"choices": 5}`): the server broke
+# its protocol, which is a BadResponse, never a crash of the request.
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -69,13 +85,34 @@ class HttpBackend:
 
     def __init__(self, profile: Profile, *, timeout_s: float = 30.0) -> None:
         self.profile = profile
-        self._client = httpx.AsyncClient(
+        # Set when the client cannot be built as configured (a SOCKS proxy without socksio):
+        # every request then fails with it, and no request goes out another way.
+        self._problem: BackendError | None = None
+        proxy = proxy_for(profile.url, profile.proxy)
+        try:
+            self._client = self._new_client(timeout_s, proxy)
+        except ImportError:
+            self._problem = Unavailable(
+                f"the proxy {_origin(proxy or '')} is a SOCKS proxy, which needs the socksio "
+                "package: pip install 'httpx[socks]'", profile=profile.name)
+            self._client = self._new_client(timeout_s, None)
+        self._background: set[asyncio.Future[None]] = set()
+
+    @staticmethod
+    def _new_client(timeout_s: float, proxy: str | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
             # Keep-alive connections make the second request skip the TCP (and TLS) handshake.
             limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60.0),
+            # A redirect could carry the prompt and the key to another host: reported instead.
             follow_redirects=False,
+            # Never the environment's proxy variables nor ~/.netrc on httpx's own initiative:
+            # `proxy` is what the profile chose (proxy.py). SSL_CERT_FILE/DIR still count.
+            trust_env=False,
+            proxy=proxy,
+            verify=_tls_context(),
+            headers={"Accept-Encoding": wire.ACCEPT_ENCODING},
         )
-        self._background: set[asyncio.Future[None]] = set()
 
     # -- to implement -------------------------------------------------------------------
 
@@ -109,6 +146,8 @@ class HttpBackend:
     async def stream(self, request: Request) -> AsyncGenerator[Event, None]:
         call = self.build_call(request)
         self.require_key()
+        if self._problem is not None:
+            raise self._problem
         log.debug("POST %s (profile %s)", call.url, self.profile.name)
         tags = CompletionTagFilter() if call.fill_in else None
         request_ = self._client.build_request("POST", call.url, json=call.body,
@@ -120,9 +159,10 @@ class HttpBackend:
         handed_off = False
         try:
             await self._check_status(response)
-            messages = self._messages(response, call.framing)
+            messages = self._messages(response, call.framing,
+                                      wire.body_limit(request.max_tokens))
             async for message in messages:
-                events = _filtered(call.parser.feed(message), tags)
+                events = filtered(self._parsed(call.parser.feed, message, call.url), tags)
                 for event in events:
                     if isinstance(event, Finished):
                         # The answer is complete; what is left ("[DONE]", the last chunk) is
@@ -133,8 +173,11 @@ class HttpBackend:
                         yield event
                         return
                     yield event
-            for event in _filtered(call.parser.end(), tags):
+            for event in filtered(self._parsed(lambda _: call.parser.end(), None, call.url),
+                                   tags):
                 yield event
+        except BadResponse as exc:
+            raise self._named(exc) from None
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, call.url) from None
         finally:
@@ -155,19 +198,28 @@ class HttpBackend:
         return self.profile.window  # servers do not say; 0 leaves it to [context] window
 
     async def models(self) -> list[str]:
+        if self._problem is not None:
+            raise self._problem
         url = self.models_url()
+        request = self._client.build_request("GET", url, headers=self.auth_headers())
         try:
-            response = await self._client.get(url, headers=self.auth_headers())
+            response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, url) from None
-        if response.status_code >= 400:
-            raise HTTPStatus(self._status_message(response.status_code, response.text, url),
-                             status=response.status_code, profile=self.profile.name)
         try:
-            return self.model_names(response.json())
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BadResponse(f"{url} did not list models ({exc})",
-                              profile=self.profile.name) from None
+            await self._check_status(response)
+            body = await wire.read_body(wire.decoded_chunks(response, wire.body_limit()))
+            payload = self._decode(body, response)
+            return self.model_names(payload)
+        except BadResponse as exc:
+            raise self._named(exc) from None
+        except SHAPE_ERRORS as exc:
+            raise BadResponse(f"{_origin(url)} did not list models in the {self.profile.backend}"
+                              f" shape ({_detail(exc)})", profile=self.profile.name) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, url) from None
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         for task in list(self._background):
@@ -178,11 +230,24 @@ class HttpBackend:
     # -- internals -----------------------------------------------------------------------
 
     async def _check_status(self, response: httpx.Response) -> None:
-        if response.status_code < 400:
+        status = response.status_code
+        if 300 <= status < 400:
+            # Not followed: the prompt and the key would go wherever the answer points.
+            target = _without_secrets(response.url.join(response.headers.get("location", "")))
+            raise BadResponse(
+                f"{_origin(str(response.url))} redirects (HTTP {status}) to {target}; "
+                "redirects are not followed, so they cannot carry your code and key elsewhere: "
+                "set the profile's url to the address the server wants",
+                profile=self.profile.name)
+        if status < 400:
             return
-        body = (await response.aread())[:2000].decode("utf-8", "replace")
-        raise HTTPStatus(self._status_message(response.status_code, body, str(response.url)),
-                         status=response.status_code, profile=self.profile.name)
+        try:
+            head = await wire.read_head(response, ERROR_HEAD_BYTES)
+        except BadResponse:
+            head = b""  # an error page we cannot read: the status says enough
+        raise HTTPStatus(self._status_message(status, head.decode("utf-8", "replace"),
+                                              str(response.url)),
+                         status=status, profile=self.profile.name)
 
     def _status_message(self, status: int, body: str, url: str) -> str:
         """The server's error text may quote the key it refused ("Incorrect API key: sk-…")."""
@@ -190,49 +255,65 @@ class HttpBackend:
         return _status_message(status, body.replace(key, "[API key]") if key else body, url)
 
     async def _messages(
-        self, response: httpx.Response, framing: str
+        self, response: httpx.Response, framing: str, limit: int
     ) -> AsyncIterator[StreamMessage]:
+        """The answer's messages, read with wire.py's bounds on bytes and line length."""
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "text/html":
             raise BadResponse(
                 f"{response.url} answered with an HTML page, not the model API (check the url; "
                 "OpenAI-style URLs end in /v1)", profile=self.profile.name)
+        chunks = wire.decoded_chunks(response, limit)
         if content_type == "application/json":
             # The server ignored "stream": one JSON document holds the whole answer.
-            yield StreamMessage("", self._decode(await response.aread()))
+            yield StreamMessage("", self._decode(await wire.read_body(chunks), response))
             return
         if framing == "ndjson":
-            async for line in response.aiter_lines():
+            async for line in wire.lines(chunks):
                 if line.strip():
                     yield StreamMessage("", self._decode(line))
             return
-        event, data_lines = "", list[str]()
-        async for line in response.aiter_lines():
-            if not line:
-                if data_lines:
-                    data = "\n".join(data_lines)
-                    yield StreamMessage(event, DONE if data.strip() == DONE else self._decode(data))
-                event, data_lines = "", list[str]()
-            elif line.startswith(":"):
-                continue  # SSE comment / keep-alive
-            else:
-                name, _, value = line.partition(":")
-                value = value[1:] if value.startswith(" ") else value
-                if name == "event":
-                    event = value
-                elif name == "data":
-                    data_lines.append(value)
-        if data_lines:  # a last message without its blank line
-            data = "\n".join(data_lines)
+        async for event, data in wire.server_sent_events(wire.lines(chunks)):
             yield StreamMessage(event, DONE if data.strip() == DONE else self._decode(data))
 
-    def _decode(self, raw: str | bytes) -> Any:
+    def _decode(self, raw: str | bytes, response: httpx.Response | None = None) -> Any:
+        if response is not None and not raw.strip():
+            raise BadResponse(f"{_origin(str(response.url))} answered HTTP "
+                              f"{response.status_code} with an empty body, not the "
+                              f"{self.profile.backend} API's JSON (check the url)",
+                              profile=self.profile.name)
         try:
             return json.loads(raw)
+        except RecursionError:
+            raise BadResponse("the server sent JSON nested too deeply to be a model's answer",
+                              profile=self.profile.name) from None
         except ValueError:
-            text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+            text = raw if isinstance(raw, str) else raw[:480].decode("utf-8", "replace")
             raise BadResponse(f"the server sent something that is not JSON: {text[:120]!r}",
                               profile=self.profile.name) from None
+
+    def _parsed(self, step: Callable[[Any], list[Event]], message: Any, url: str
+                ) -> list[Event]:
+        """The events a parser makes of one message (`step(message)`): a message shaped
+        unlike the protocol (`{"choices": 5}`, text that is not a string) is a BadResponse,
+        never a crash, before the fill-in filter reads the text."""
+        try:
+            return [checked(event, self.profile.name) for event in step(message)]
+        except BadResponse:
+            raise
+        except SHAPE_ERRORS as exc:
+            raise BadResponse(
+                f"{_origin(url)} answered in a shape the {self.profile.backend} protocol does "
+                f"not have ({_detail(exc)}); check that the profile's backend and url match "
+                "the server", profile=self.profile.name) from None
+
+    def _named(self, exc: BadResponse) -> BadResponse:
+        """`exc` naming this profile, its text safe to print (a parser does not know the
+        profile, and may quote a server's lone surrogate)."""
+        if exc.profile and clean_text(str(exc)) == str(exc):
+            return exc
+        message = str(exc).removeprefix(f"profile '{exc.profile}': ") if exc.profile else str(exc)
+        return BadResponse(clean_text(message), profile=self.profile.name)
 
     def _transport_error(self, exc: httpx.HTTPError, url: str) -> BackendError:
         name = self.profile.name
@@ -265,23 +346,20 @@ async def _drain_and_close(response: httpx.Response,
         await response.aclose()
 
 
-def _filtered(events: list[Event], tags: CompletionTagFilter | None) -> list[Event]:
-    """Pass events through the <completion> tag filter; the closing tag finishes the answer."""
-    if tags is None:
-        return events
-    out: list[Event] = []
-    for event in events:
-        if isinstance(event, TextDelta):
-            if text := tags.feed(event.text):
-                out.append(TextDelta(text))
-            if tags.done:
-                out.append(Finished(reason="stop"))
-                break
-        else:
-            if text := tags.flush():
-                out.append(TextDelta(text))
-            out.append(event)
-    return out
+def _detail(exc: BaseException) -> str:
+    return clean_text(f"{type(exc).__name__}: {exc}")[:120]
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verification, SSL_CERT_FILE / SSL_CERT_DIR included (they name the
+    user's own CA bundle, not a destination); built once, shared by every client."""
+    return httpx.create_ssl_context(trust_env=True)
+
+
+def _without_secrets(url: httpx.URL) -> str:
+    """scheme://host[:port]/path of a URL: no user:password, no query."""
+    return _origin(str(url)) + url.path
 
 
 def _origin(url: str) -> str:
@@ -299,5 +377,6 @@ def _status_message(status: int, body: str, url: str) -> str:
         429: "rate limited by the server; try again shortly",
     }
     hint = hints.get(status, "server error" if status >= 500 else "request refused")
-    detail = " ".join(body.split())[:200]
+    printable = "".join(c if c.isprintable() else " " for c in body[:ERROR_HEAD_BYTES])
+    detail = " ".join(printable.split())[:200]
     return f"{_origin(url)} answered HTTP {status}: {hint}" + (f" ({detail})" if detail else "")

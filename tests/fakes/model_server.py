@@ -11,12 +11,14 @@ Run standalone (for benchmarks or manual testing):  python -m tests.fakes.model_
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import select
 import socket
 import sys
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,6 +45,16 @@ class Reply:
     # Slow drip: send the headers at once, then the body one byte per `drip_s` seconds (each
     # byte its own HTTP chunk), so the connection is never idle long enough for a read timeout.
     drip_s: float = 0.0
+    # Extra response headers (a redirect's Location, ...).
+    headers: dict[str, str] = field(default_factory=dict)
+    # Sent as the Content-Encoding of `raw_body`, which the test encoded itself (a gzip bomb).
+    content_encoding: str = ""
+    # Compress a protocol answer with gzip (a stream as one gzip stream, flushed per item).
+    gzip: bool = False
+    # After `raw_body` (chunked): this block again and again, `repeat_bytes` in all, or until
+    # the client hangs up when 0 (an endless line, a huge body, an endless stream).
+    repeat: bytes = b""
+    repeat_bytes: int = 0
 
 
 @dataclass
@@ -68,6 +80,8 @@ class ModelServer:
     port: int = 0
     reply: Reply = field(default_factory=Reply)
     models: list[str] = field(default_factory=lambda: ["test-model"])
+    # Answered to every model list instead of `models` when set (JSON-able, or raw bytes).
+    models_payload: Any = None
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -128,6 +142,7 @@ class ModelServer:
             self.received.clear()
             self._queue.clear()
             self._by_marker.clear()
+            self.models_payload = None
 
     def wait_for(self, predicate: Any, timeout: float = 5.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -150,6 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
     model_server: ModelServer
     protocol_version = "HTTP/1.1"  # keep-alive, like real model servers
     _drip_s = 0.0  # the current reply's drip interval (see `Reply.drip_s`)
+    _gzip: Any = None  # the current streamed reply's compressor (see `Reply.gzip`)
 
     def setup(self) -> None:
         super().setup()
@@ -164,6 +180,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         names = self.model_server.models
+        reply = self.model_server.reply
+        if 300 <= reply.status < 400:  # a redirect applies to the whole server
+            self._send_plain(reply.status, reply.raw_body or b"", headers=reply.headers)
+            return
+        scripted = self.model_server.models_payload
+        if scripted is not None:
+            self._send_plain(200, scripted if isinstance(scripted, bytes)
+                             else json.dumps(scripted).encode())
+            return
         if self.path in ("/v1/models", "/models"):
             payload: Any = {"object": "list", "data": [{"id": n, "object": "model"} for n in names]}
         elif self.path == "/api/tags":
@@ -198,6 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, reply: Reply, body: dict[str, Any]) -> None:
         server = self.model_server
         self._drip_s = reply.drip_s
+        self._gzip = None
         if reply.hang:
             self._wait_for_hang_up()
             return
@@ -206,7 +232,13 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.raw_body is not None or reply.status != 200:
             payload = reply.raw_body if reply.raw_body is not None else json.dumps(
                 {"error": {"message": f"scripted status {reply.status}"}}).encode()
-            self._send_plain(reply.status, payload, reply.content_type or "application/json")
+            headers = {**reply.headers, **({"Content-Encoding": reply.content_encoding}
+                                           if reply.content_encoding else {})}
+            if reply.repeat:
+                self._send_repeated(reply, payload, headers)
+                return
+            self._send_plain(reply.status, payload, reply.content_type or "application/json",
+                             headers)
             return
         protocol = _PROTOCOLS.get(self.path)
         if protocol is None:
@@ -214,12 +246,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         framing, items, final = protocol(reply)
         if not reply.stream or not body.get("stream", False):
-            self._send_plain(200, json.dumps(_whole(self.path, reply)).encode())
+            whole = json.dumps(_whole(self.path, reply)).encode()
+            if reply.gzip:
+                self._send_plain(200, gzip.compress(whole), headers={"Content-Encoding": "gzip"})
+            else:
+                self._send_plain(200, whole)
             return
         content_type = "application/x-ndjson" if framing == "ndjson" else "text/event-stream"
         self.send_response(200)
         self.send_header("Content-Type", reply.content_type or content_type)
         self.send_header("Transfer-Encoding", "chunked")
+        if reply.gzip:
+            self.send_header("Content-Encoding", "gzip")
+            self._gzip = zlib.compressobj(wbits=31)
         self.end_headers()
         for index, item in enumerate(items):
             if index and reply.piece_delay_s and server.stopping.wait(reply.piece_delay_s):
@@ -234,6 +273,28 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.truncate != "protocol":
             for item in final:
                 self._chunk(_frame(framing, item))
+        if self._gzip is not None:
+            self._raw_chunk(self._gzip.flush())
+            self._gzip = None
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _send_repeated(self, reply: Reply, head: bytes, headers: dict[str, str]) -> None:
+        """`head`, then `reply.repeat` over and over (see `Reply.repeat`), chunked."""
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type or "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if head:
+            self._raw_chunk(head)
+        sent = 0
+        while not reply.repeat_bytes or sent < reply.repeat_bytes:
+            if self.model_server.stopping.is_set():
+                raise ConnectionAbortedError("the server is stopping")
+            self._raw_chunk(reply.repeat)
+            sent += len(reply.repeat)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
@@ -245,7 +306,14 @@ class _Handler(BaseHTTPRequestHandler):
             if readable and not self.connection.recv(1, socket.MSG_PEEK):
                 raise ConnectionResetError("the client hung up")
 
+    def _raw_chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
     def _chunk(self, data: bytes) -> None:
+        if self._gzip is not None:
+            data = self._gzip.compress(data) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
         if self._drip_s:
             for byte in data:
                 if self.model_server.stopping.wait(self._drip_s):
@@ -256,14 +324,27 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
-    def _send_plain(self, status: int, payload: bytes, content_type: str = "application/json"
-                    ) -> None:
+    def _send_plain(self, status: int, payload: bytes, content_type: str = "application/json",
+                    headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
         self.wfile.flush()
+
+
+def gzip_bomb(size: int) -> bytes:
+    """About `size` bytes of one gzip member that inflates ~1000-fold (zeros), made in a blink:
+    a 16 MiB block of zeros compressed after a full flush (which makes it independent of what
+    came before) is repeated. The trailer's checksum is wrong: no reader should get that far."""
+    zeros = b"\0" * (16 << 20)
+    squeezer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    head = squeezer.compress(zeros) + squeezer.flush(zlib.Z_FULL_FLUSH)
+    block = squeezer.compress(zeros) + squeezer.flush(zlib.Z_FULL_FLUSH)
+    return head + block * max(0, (size - len(head)) // len(block)) + squeezer.flush()
 
 
 # --------------------------------------------------------------------------- protocols

@@ -7,7 +7,10 @@ twice (a FIM template through /completions, and a chat model through the fill-in
 from __future__ import annotations
 
 import asyncio
+import gzip
+import importlib.util
 import socket
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -18,17 +21,22 @@ import pytest
 from deskmate.context.budget import count_tokens
 from deskmate.context.pack import Snippet
 from deskmate.prompts.render import Message, chat_template
-from deskmate.server.backends import create_backend
+from deskmate.server.backends import create_backend, wire
 from deskmate.server.backends.base import (
+    MAX_CHARS_PER_TOKEN,
+    MIN_ANSWER_CHARS,
     Backend,
     ChatRequest,
     FimRequest,
     Generation,
     Request,
+    answer_limit,
     generate,
 )
 from deskmate.server.backends.facts import BACKENDS, LOCAL
 from deskmate.server.backends.http import HttpBackend
+from deskmate.server.backends.proxy import check_setting as check_proxy
+from deskmate.server.backends.proxy import is_loopback, proxy_for
 from deskmate.server.config import Profile
 from deskmate.server.errors import BadResponse, HTTPStatus, Unavailable
 from tests.fakes.model_server import ModelServer, Reply
@@ -580,3 +588,340 @@ async def test_finished_answers_leave_the_connection_open_for_the_next(
     ports = {post.client_port for post in model_server.posts()}
     assert len(model_server.posts()) == 4
     assert len(ports) == 1, f"one connection per request: {ports}"
+
+
+# --------------------------------------------------------------------------- proxies (issue 9)
+
+PROXY = "http://proxy.example:3128"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "localhost", "LOCALHOST.",
+                                  "api.localhost", "::1", "[::1]", "::ffff:127.0.0.1",
+                                  "0.0.0.0", "::", "127.1", "0x7f.1", "2130706433",
+                                  "ip6-localhost"])
+def test_loopback_hosts_are_recognised(host: str) -> None:
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["model.test", "10.0.0.1", "192.168.1.2", "localhost.evil.com",
+                                  "::2", "128.0.0.1", "fe80::1", "10.1", "cafe", "127.evil"])
+def test_other_hosts_are_not_loopback(host: str) -> None:
+    assert not is_loopback(host)
+
+
+ALL_VARIABLES = {"HTTP_PROXY": PROXY, "http_proxy": PROXY, "HTTPS_PROXY": PROXY,
+                 "https_proxy": PROXY, "ALL_PROXY": PROXY, "all_proxy": PROXY}
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/v1", "http://localhost:11434",
+                                 "https://[::1]:8443", "http://127.0.0.2/v1"])
+@pytest.mark.parametrize("setting", ["", "env", "http://127.0.0.1:9/", PROXY])
+def test_loopback_never_goes_through_a_proxy(url: str, setting: str) -> None:
+    assert proxy_for(url, setting, {**ALL_VARIABLES, "NO_PROXY": ""}) is None
+
+
+@pytest.mark.parametrize(("url", "setting", "env", "expected"), [
+    # By default nothing goes through a proxy, whatever the environment says.
+    ("http://model.test/v1", "", ALL_VARIABLES, None),
+    ("https://api.anthropic.com", "", ALL_VARIABLES, None),
+    # A URL is that proxy.
+    ("https://api.anthropic.com", "socks5://127.0.0.1:1080", {}, "socks5://127.0.0.1:1080"),
+    # "env": the scheme's variable, lower case first, then ALL_PROXY; no scheme means http.
+    ("http://model.test/v1", "env", {"HTTP_PROXY": "http://upper:1", "http_proxy":
+                                     "http://lower:1"}, "http://lower:1"),
+    ("http://model.test/v1", "env", {"HTTP_PROXY": "upper:8080"}, "http://upper:8080"),
+    ("https://model.test/v1", "env", {"HTTP_PROXY": PROXY}, None),
+    ("https://model.test/v1", "env", {"HTTPS_PROXY": PROXY}, PROXY),
+    ("https://model.test/v1", "env", {"ALL_PROXY": PROXY}, PROXY),
+    ("https://model.test/v1", "env", {}, None),
+    # NO_PROXY: domains (and their subdomains), *, addresses, networks, ports.
+    ("http://model.test/v1", "env", {"HTTP_PROXY": PROXY, "NO_PROXY": "localhost,model.test"},
+     None),
+    ("http://gpu.model.test/v1", "env", {"HTTP_PROXY": PROXY, "no_proxy": ".model.test"}, None),
+    ("http://gpu.model.test/v1", "env", {"HTTP_PROXY": PROXY, "no_proxy": "*.model.test"}, None),
+    ("http://othermodel.test/v1", "env", {"HTTP_PROXY": PROXY, "no_proxy": "model.test"}, PROXY),
+    ("http://model.test/v1", "env", {"HTTP_PROXY": PROXY, "NO_PROXY": "*"}, None),
+    ("http://10.1.2.3:8000/v1", "env", {"HTTP_PROXY": PROXY, "NO_PROXY": "10.0.0.0/8"}, None),
+    ("http://10.1.2.3:8000/v1", "env", {"HTTP_PROXY": PROXY, "NO_PROXY": "10.1.2.3:9000"}, PROXY),
+    ("http://10.1.2.3:8000/v1", "env", {"HTTP_PROXY": PROXY, "NO_PROXY": "10.1.2.3:8000"}, None),
+])
+def test_the_proxy_a_profile_uses(url: str, setting: str, env: dict[str, str],
+                                  expected: str | None) -> None:
+    assert proxy_for(url, setting, env) == expected
+
+
+@pytest.mark.parametrize("value", ["", "env", PROXY, "https://p.example", "socks5://u:p@h:1080",
+                                   "socks5h://h:1080", "HTTP://P.EXAMPLE:8080"])
+def test_good_proxy_settings(value: str) -> None:
+    assert check_proxy(value) is None
+
+
+@pytest.mark.parametrize("value", ["ENV", "proxy.example:3128", "ftp://p.example", "http://",
+                                   "http://p.example:port", "socks4://p.example:1080", " "])
+def test_bad_proxy_settings_name_what_is_allowed(value: str) -> None:
+    complaint = check_proxy(value)
+    assert complaint is not None
+    assert '"env"' in complaint
+
+
+# --------------------------------------------------------------------------- bounded reading
+
+
+async def _chunks(*pieces: bytes) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
+
+
+async def _lines(*pieces: bytes, limit: int = wire.MAX_LINE_BYTES) -> list[str]:
+    return [line async for line in wire.lines(_chunks(*pieces), limit)]
+
+
+@pytest.mark.parametrize(("pieces", "expected"), [
+    ((b"a\nb\n",), ["a", "b"]),
+    ((b"a\r\nb\r\n",), ["a", "b"]),
+    ((b"a\r", b"\nb\r\n"), ["a", "b"]),  # CRLF split across two chunks is one line end
+    ((b"a\r", b"b\r"), ["a", "b"]),  # lone CRs end lines too (SSE allows it)
+    ((b"a\r\r\nb",), ["a", "", "b"]),
+    ((b"ab", b"c", b"\n\n"), ["abc", ""]),
+    ((b"last",), ["last"]),
+    ((b"\xe2\x86", b"\x92\n"), ["\u2192"]),  # a character split across chunks
+    ((b"bad \xff\n",), ["bad \ufffd"]),
+])
+async def test_lines_split_like_sse(pieces: tuple[bytes, ...], expected: list[str]) -> None:
+    assert await _lines(*pieces) == expected
+
+
+async def test_a_line_longer_than_the_limit_is_a_bad_response() -> None:
+    assert await _lines(b"x" * 10 + b"\n", limit=10) == ["x" * 10]
+    for pieces in [(b"x" * 11 + b"\n",), (b"x" * 6, b"x" * 6), (b"x" * 11,)]:
+        with pytest.raises(BadResponse, match="line of the answer is longer"):
+            await _lines(*pieces, limit=10)
+
+
+def _inflate(encoding: str, data: bytes) -> bytes:
+    decoder = wire._decoder(encoding)
+    out = [piece for chunk in (data[i:i + 1000] for i in range(0, len(data), 1000))
+           for piece in decoder.feed(chunk)]
+    assert all(len(piece) <= wire.STEP for piece in out)  # never a whole bomb at once
+    return b"".join(out) + b"".join(decoder.flush())
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "deflate", "deflate-raw", "gzip, gzip",
+                                      "identity", ""])
+def test_every_accepted_encoding_inflates_in_bounded_steps(encoding: str) -> None:
+    plain = b"return a + b\n" * 50_000
+    if encoding == "deflate-raw":
+        squeezer = zlib.compressobj(wbits=-15)
+        data, encoding = squeezer.compress(plain) + squeezer.flush(), "deflate"
+    elif encoding == "deflate":
+        data = zlib.compress(plain)
+    elif encoding == "gzip, gzip":
+        data = gzip.compress(gzip.compress(plain))
+    elif encoding in ("gzip", "x-gzip"):
+        half = len(plain) // 2  # two gzip members, as a server that flushes may send
+        data = gzip.compress(plain[:half]) + gzip.compress(plain[half:])
+    else:
+        data = plain
+    assert _inflate(encoding, data) == plain
+
+
+@pytest.mark.parametrize(("encoding", "data", "expected"), [
+    ("br", b"\x00", "encoded as 'br'"),
+    ("gzip", b"not gzip at all", "gzip encoding is broken"),
+])
+def test_an_encoding_that_cannot_be_read_is_a_bad_response(encoding: str, data: bytes,
+                                                            expected: str) -> None:
+    with pytest.raises(BadResponse, match=expected):
+        _inflate(encoding, data)
+
+
+def test_body_limit_grows_with_max_tokens_from_a_floor() -> None:
+    assert wire.body_limit() == wire.BASE_BODY_BYTES
+    assert wire.body_limit(1000) == wire.BASE_BODY_BYTES + 1000 * wire.BODY_BYTES_PER_TOKEN
+    assert answer_limit(1) == MIN_ANSWER_CHARS
+    assert answer_limit(1000) == 1000 * MAX_CHARS_PER_TOKEN
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+async def test_gzip_answers_are_read(kind: str, stream: bool, model_server: ModelServer
+                                     ) -> None:
+    model_server.reply = Reply(text=model_says(kind, CODE), gzip=True, stream=stream)
+    async with opened(kind, model_server.url) as backend:
+        generation = await ask(backend)
+
+    assert generation.text == CODE
+    [post] = model_server.posts()
+    assert post.headers["accept-encoding"] == wire.ACCEPT_ENCODING
+
+
+BOMB = gzip.compress(b"\0" * (16 << 20)) * 8  # 128 MiB of zeros in 130 KB
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("reply", [
+    Reply(raw_body=BOMB, content_encoding="gzip"),
+    Reply(raw_body=BOMB, content_encoding="gzip", content_type="text/event-stream"),
+    Reply(raw_body=b"", repeat=b"data: " + b"a" * 65536, content_type="text/event-stream"),
+    Reply(raw_body=b'{"choices": [{"text": "', repeat=b"a" * 65536, repeat_bytes=64 << 20),
+], ids=["gzip-bomb", "gzip-bomb-sse", "endless-line", "huge-json"])
+async def test_what_the_wire_may_inflate_is_bounded(kind: str, reply: Reply,
+                                                    model_server: ModelServer) -> None:
+    if kind == "ollama" and reply.content_type:
+        reply = replace(reply, content_type="application/x-ndjson")
+    model_server.reply = reply
+    async with opened(kind, model_server.url) as backend:
+        with pytest.raises(BadResponse) as caught:
+            await ask(backend)
+
+    assert caught.value.profile == kind
+    assert "larger than" in str(caught.value) or "longer than" in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ALL)
+async def test_an_answer_longer_than_max_tokens_allows_is_a_bad_response(
+    kind: str, model_server: ModelServer
+) -> None:
+    request = replace(FIM, max_tokens=8)
+    model_server.reply = Reply(text=model_says(kind, "x" * (MIN_ANSWER_CHARS + 1)), pieces=5)
+    async with opened(kind, model_server.url) as backend:
+        with pytest.raises(BadResponse, match="does not respect max_tokens") as caught:
+            await ask(backend, request)
+        model_server.reply = Reply(text=model_says(kind, "x" * MIN_ANSWER_CHARS), pieces=5)
+        fits = await ask(backend, request)  # the control: right at the limit is an answer
+
+    assert caught.value.profile == kind
+    assert fits.text == "x" * MIN_ANSWER_CHARS
+
+
+# --------------------------------------------------------------------------- shapes
+
+WRONG_SHAPES = [b'{"choices": 5}', b'{"choices": [5]}', b'{"choices": [{"text": 5}]}',
+                b'{"choices": [{"delta": "x", "message": [1]}]}', b'[1, 2]', b'"text"',
+                b'{"message": 5, "response": [1], "content": {"a": 1}, "type": "message"}',
+                b'{"type": "message", "content": [5]}', b'{"done": true, "response": 7}',
+                b'{"stop": true, "content": ["a"]}', b'{"error": 5}', b'null',
+                b'{"choices": [{"text": "a", "finish_reason": 7}]}',
+                # text that is not text, before the fill-in filter of chat kinds reads it
+                b'{"type": "content_block_delta", "delta": {"text": 5}, "choices": '
+                b'[{"delta": {"content": 5}}], "content": 5, "stop": true}',
+                b'[' * 100_000 + b']' * 100_000]
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("body", WRONG_SHAPES, ids=[f"shape{i}" for i in range(len(WRONG_SHAPES))])
+@pytest.mark.parametrize("framing", ["json", "stream"])
+async def test_a_wrongly_shaped_answer_is_one_bad_response_naming_the_profile(
+    kind: str, body: bytes, framing: str, model_server: ModelServer
+) -> None:
+    if framing == "stream":
+        stream_type = "application/x-ndjson" if kind == "ollama" else "text/event-stream"
+        body = body + b"\n" if kind == "ollama" else b"data: " + body + b"\n\n"
+        model_server.reply = Reply(raw_body=body, content_type=stream_type)
+    else:
+        model_server.reply = Reply(raw_body=body)
+    async with opened(kind, model_server.url) as backend:
+        with pytest.raises(BadResponse) as caught:
+            await ask(backend)
+
+    assert caught.value.profile == kind
+
+
+@pytest.mark.parametrize("kind", ALL)
+async def test_a_lone_surrogate_in_the_answer_becomes_a_replacement_character(
+    kind: str, model_server: ModelServer
+) -> None:
+    model_server.reply = Reply(text=model_says(kind, "a\ud800b \U0001f600"))
+    async with opened(kind, model_server.url) as backend:
+        generation = await ask(backend)
+
+    assert generation.text == "a\ufffdb \U0001f600"
+    generation.text.encode("utf-8")
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_is_reported_not_followed(kind: str, status: int,
+                                                   model_server: ModelServer) -> None:
+    model_server.reply = Reply(status=status, raw_body=b"", headers={
+        "Location": "http://user:pw@elsewhere.test/v1/completions?key=sk-1"})
+    async with opened(kind, model_server.url) as backend:
+        with pytest.raises(BadResponse) as caught:
+            await ask(backend)
+        with pytest.raises(BadResponse) as listing:
+            await backend.models()
+
+    for error in (caught.value, listing.value):
+        message = str(error)
+        assert error.profile == kind
+        assert f"redirects (HTTP {status}) to http://elsewhere.test/v1/completions" in message
+        assert "pw" not in message
+        assert "sk-1" not in message
+    assert len(model_server.posts()) == 1  # nothing was sent to the redirect's target
+
+
+@pytest.mark.parametrize("kind", ALL)
+async def test_an_empty_json_body_says_so(kind: str, model_server: ModelServer) -> None:
+    model_server.reply = Reply(raw_body=b"")
+    async with opened(kind, model_server.url) as backend:
+        with pytest.raises(BadResponse, match="with an empty body") as caught:
+            await ask(backend)
+
+    assert caught.value.profile == kind
+
+
+@pytest.mark.parametrize("kind", ALL)
+@pytest.mark.parametrize("payload", [{"data": 5, "models": 5}, {"data": [3], "models": [3]},
+                                     [], {"data": [[1]], "models": [[1]]}, "x"])
+async def test_a_wrongly_shaped_model_list_is_a_bad_response(
+    kind: str, payload: Any, model_server: ModelServer
+) -> None:
+    model_server.models_payload = payload
+    async with opened(kind, model_server.url) as backend:
+        with pytest.raises(BadResponse, match="did not list models") as caught:
+            await backend.models()
+
+    assert caught.value.profile == kind
+
+
+@pytest.mark.parametrize(("url", "setting", "proxied"), [
+    ("http://model.test/v1", "", False),  # remote, not opted in: direct
+    ("https://api.anthropic.com", "", False),
+    ("http://127.0.0.1:8080/v1", "env", False),  # loopback: never
+    ("http://model.test/v1", "env", True),
+    ("http://model.test/v1", PROXY, True),
+])
+async def test_the_http_client_uses_only_the_proxy_the_profile_chose(
+    url: str, setting: str, proxied: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a network: the client's transports say whether a proxy is in the way (httpx
+    mounts one transport per proxy; with none, requests use the client's own pool)."""
+    for name, value in ALL_VARIABLES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    profile = Profile(name="p", backend="openai", url=url, model="m", proxy=setting)
+    backend = create_backend(profile)
+    assert isinstance(backend, HttpBackend)
+    try:
+        mounts = backend._client._mounts  # httpx: {URLPattern: transport or None}
+        assert bool(mounts) == proxied
+        assert not backend._client.trust_env  # never ~/.netrc nor the variables on its own
+    finally:
+        await backend.aclose()
+
+
+async def test_a_socks_proxy_without_socksio_is_one_clear_message() -> None:
+    if importlib.util.find_spec("socksio") is not None:
+        pytest.skip("socksio is installed here")
+    profile = Profile(name="p", backend="openai", url="http://model.test/v1", model="m",
+                      fim="starcoder", proxy="socks5://127.0.0.1:1080")
+    backend = create_backend(profile)
+    try:
+        with pytest.raises(Unavailable, match="SOCKS proxy, which needs the socksio") as caught:
+            await generate(backend, FIM)
+        with pytest.raises(Unavailable, match="socksio"):
+            await backend.models()
+    finally:
+        await backend.aclose()
+    assert caught.value.profile == "p"
