@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -19,6 +20,7 @@ from deskmate.server.jobs.snapshot import DocumentSnapshot
 
 
 def main(argv: list[str] | None = None) -> int:
+    _printable_output()
     args = _parser().parse_args(argv)
     logs.setup(args.verbose)
     try:
@@ -31,6 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _printable_output() -> None:
+    """Text the terminal cannot encode (a lone surrogate in a file name, or in what a server
+    sent) prints as '?' instead of ending the command with a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deskmate", description="A coding colleague in your editor (LSP server and tools).")
@@ -38,7 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the language server (stdio by default)")
-    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    serve.add_argument("--tcp", metavar="HOST:PORT",
+                       help="listen on TCP (loopback only) instead of stdio; clients send the "
+                            "token in initialize as initializationOptions.token")
+    serve.add_argument("--token-file", type=Path, metavar="PATH",
+                       help="with --tcp: the token clients must send, read from PATH (a file "
+                            "only you can read); default: a new one, printed on stderr")
     serve.set_defaults(run=_serve)
 
     complete = commands.add_parser("complete", help="print a completion at FILE:LINE:COL")
@@ -94,14 +109,18 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from deskmate.server.lsp import build_server
 
-    server = build_server(config_path=args.config, workspace=args.workspace)
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        if not host or not port.isdigit():
-            raise DeskmateError(f"--tcp wants HOST:PORT, got {args.tcp!r}")
-        server.start_tcp(host, int(port))
-    else:
-        server.start_io()
+        from deskmate.server.lsp import tcp
+        from deskmate.server.lsp.server import serve_tcp
+
+        address, port = tcp.listen_address(args.tcp)
+        token = tcp.read_token_file(args.token_file) if args.token_file else tcp.new_token()
+        serve_tcp(address, port, token=token, token_file=args.token_file,
+                  config_path=args.config, workspace=args.workspace)
+        return 0
+    if args.token_file:
+        raise DeskmateError("--token-file goes with --tcp HOST:PORT (stdio needs no token)")
+    build_server(config_path=args.config, workspace=args.workspace).start_io()
     return 0
 
 

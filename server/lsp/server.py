@@ -6,7 +6,6 @@ a CLI user needs too live in `server/jobs/`."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import sys
@@ -18,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.io_ import StdinAsyncReader, StdoutWriter
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
 from deskmate.server import logs
-from deskmate.server.lsp import context, inline, transport
+from deskmate.server.lsp import context, inline, protocol, tcp, transport
 from deskmate.server.lsp.capabilities import ClientFeatures
 from deskmate.server.lsp.session import Session
 
@@ -39,49 +37,35 @@ except PackageNotFoundError:  # pragma: no cover  (running from a source tree)
 NOTICE_INTERVAL_S = 60.0
 
 
-class DeskmateProtocol(LanguageServerProtocol):
-    """pygls' protocol minus its own copy of open documents: Deskmate keeps one, in
-    `Documents`, with LSP line semantics and one conversion per request.
-
-    These handlers call Deskmate's directly instead of yielding to them: pygls keeps the
-    future of a generator-run notification forever (it files it under a fresh id that no
-    response ever clears), which leaked one future per keystroke (~2.6 MB/min in a soak)."""
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params: Any) -> None:
-        self._forward(types.TEXT_DOCUMENT_DID_OPEN, params)
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: Any) -> None:
-        self._forward(types.TEXT_DOCUMENT_DID_CHANGE, params)
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
-    def lsp_text_document__did_close(self, params: Any) -> None:
-        self._forward(types.TEXT_DOCUMENT_DID_CLOSE, params)
-
-    def _forward(self, method: str, params: Any) -> None:
-        if (handler := self.fm.features.get(method)) is not None:
-            handler(params)
-
-
 class DeskmateServer(LanguageServer):
     def __init__(self, *, config_path: Path | None = None, workspace: Path | None = None) -> None:
-        super().__init__("deskmate", __version__, protocol_cls=DeskmateProtocol,
+        super().__init__("deskmate", __version__, protocol_cls=protocol.DeskmateProtocol,
+                         converter_factory=protocol.strict_converter,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.fixed_root = workspace
         self._shown: dict[str, float] = {}
         self.background: set[asyncio.Task[None]] = set()
+        self._log_handler: logging.Handler | None = None
         self.session = Session(config_path=config_path, root=workspace, warn=self.warn)
 
     # pygls' own stream loops are replaced by `transport.serve`: it finds its footing again
-    # after a bad frame and answers every request it cannot take (see transport.py).
+    # after a bad frame, bounds what it holds, and answers every request it cannot take (see
+    # transport.py); TCP is `serve_tcp`, one session per connection (see tcp.py).
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
-        self._stop_event = threading.Event()
-        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self._stop_event = stop = threading.Event()
+        source = stdin or sys.stdin.buffer
+        read = getattr(source, "read1", source.read)  # what is there, without waiting for n
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+
+        async def run() -> None:
+            loop = asyncio.get_running_loop()
+            reader = transport.FrameReader(
+                lambda n: loop.run_in_executor(self.thread_pool, read, n))
+            await transport.serve(stop, reader, self.protocol)
+
         try:
-            asyncio.run(transport.serve(self._stop_event, reader, self.protocol))
+            asyncio.run(run())
         except BrokenPipeError:
             log.error("the connection to the editor is lost; shutting down")
         except (KeyboardInterrupt, SystemExit):
@@ -90,21 +74,20 @@ class DeskmateServer(LanguageServer):
             self.shutdown()  # type: ignore[no-untyped-call]
 
     def start_tcp(self, host: str, port: int) -> None:
-        self._stop_event = stop = threading.Event()
+        """pygls' TCP server shares one session between every connection: see `serve_tcp`."""
+        raise NotImplementedError("Deskmate serves TCP with serve_tcp(): one session per "
+                                  "connection, for clients with the run's token")
 
-        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            self.protocol.set_writer(writer)
-            await transport.serve(stop, reader, self.protocol)
-            self.shutdown()  # type: ignore[no-untyped-call]
-
-        async def listen() -> None:
-            self._server = await asyncio.start_server(connection, host, port)
-            log.info("serving LSP on %s:%d", host, port)
-            async with self._server:
-                await self._server.serve_forever()
-
-        with contextlib.suppress(asyncio.CancelledError):
-            asyncio.run(listen())
+    async def close_connection(self) -> None:
+        """The end of this server's connection (TCP: each has its own server): stop its
+        background work, close its backends, stop sending it log lines."""
+        for task in list(self.background):
+            task.cancel()
+        await self.session.aclose()
+        if self._log_handler is not None:
+            logging.getLogger("deskmate").removeHandler(self._log_handler)
+            self._log_handler = None
+        self.shutdown()  # type: ignore[no-untyped-call]
 
     def warn(self, key: str, message: str) -> None:
         """Show a warning, each kind of trouble at most once per NOTICE_INTERVAL_S."""
@@ -205,7 +188,12 @@ class DeskmateServer(LanguageServer):
                 resolve_provider=False))(_plain(self.on_completion))
 
     async def on_initialized(self, params: types.InitializedParams) -> None:
-        logging.getLogger("deskmate").addHandler(logs.ClientLogHandler(_client_logger(self)))
+        handler = logs.ClientLogHandler(_client_logger(self))
+        if (connection := tcp.CONNECTION.get()) is not None:
+            # Over TCP each connection is a session of its own: only its own lines.
+            handler.addFilter(lambda _: tcp.CONNECTION.get() == connection)
+        self._log_handler = handler
+        logging.getLogger("deskmate").addHandler(handler)
         session = self.session
         init_options = session.editor_settings[0][0] if session.editor_settings else None
         await self.pull_settings(init_options)
@@ -282,6 +270,14 @@ def build_server(*, config_path: Path | None = None, workspace: Path | None = No
     for method, handler, options in handlers:
         server.feature(method, options)(_plain(handler))
     return server
+
+
+def serve_tcp(address: str, port: int, *, token: str, token_file: Path | None = None,
+              config_path: Path | None = None, workspace: Path | None = None) -> None:
+    """`deskmate serve --tcp`: a server and session of their own for each connection that
+    presents `token` (tcp.py says how)."""
+    tcp.run(lambda: build_server(config_path=config_path, workspace=workspace), address, port,
+            token=token, token_file=token_file)
 
 
 def _plain(method: Any) -> Any:

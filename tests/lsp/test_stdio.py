@@ -4,6 +4,7 @@ its editor goes away."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -100,25 +101,22 @@ def whole_frame(data: bytes) -> bool:
 
 
 def test_serve_over_tcp(hermetic_env: dict[str, str]) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    """`serve --tcp` on a port the system picks: the line on stderr says where, and the token
+    the client sends in initialize."""
     proc = subprocess.Popen([sys.executable, "-m", "deskmate.server", "serve", "--tcp",
-                             f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                             "127.0.0.1:0"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=hermetic_env)
     try:
-        for _ in range(100):
-            try:
-                connection = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the server never listened")
-        with connection:
+        assert proc.stderr is not None
+        announced = proc.stderr.readline().decode()
+        found = re.search(r"serving LSP on 127\.0\.0\.1:(\d+); token: (\S+)", announced)
+        assert found is not None, announced
+        port, token = int(found[1]), found[2]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
             connection.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                                       "params": {"processId": None, "rootUri": None,
-                                                 "capabilities": {}}}))
+                                                 "capabilities": {},
+                                                 "initializationOptions": {"token": token}}}))
             received = b""
             while not whole_frame(received):
                 chunk = connection.recv(65536)
