@@ -1,5 +1,10 @@
 """Typing through ghost text costs nothing: when the user types exactly what the last
-suggestion said, the rest of that suggestion is still the answer, without asking a model."""
+suggestion said, the rest of that suggestion is still the answer, without asking a model.
+
+Offsets are into the text a job's snapshot holds (for a huge document, the part around the
+cursor, which moves on a coarse grid): an entry is only ever used when the text around it is
+the same, so a part that moved makes a miss, never a wrong answer. Every check reads a few
+kilobytes around the cursor, whatever the document's size."""
 
 from __future__ import annotations
 
@@ -34,7 +39,10 @@ class CompletionCache:
     def recall(self, key: str, document: str, offset: int) -> str | None:
         """The rest of the remembered suggestion for `key` if the user typed into it."""
         entry = self._entries.get(key)
-        if entry is None or offset < entry.offset:
+        # Typed-through means fewer characters than the suggestion had: checked before any
+        # slicing, so a cursor far from the remembered one costs nothing, however long the
+        # document (a slice from there to here once copied megabytes per request).
+        if entry is None or not entry.offset <= offset < entry.offset + len(entry.text):
             return None
         typed = document[entry.offset:offset]
         if not (len(typed) < len(entry.text) and entry.text.startswith(typed)):

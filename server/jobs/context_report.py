@@ -65,7 +65,8 @@ async def report_context(snapshot: DocumentSnapshot, engine: ContextEngine, *, b
     try:
         window = await loop.run_in_executor(None, lambda: engine.window(
             path=snapshot.shown_path, text=snapshot.text, offset=snapshot.offset,
-            end=snapshot.end, budget=budget, open_documents=open_documents or {}))
+            end=snapshot.end, budget=budget, open_documents=open_documents or {},
+            first_line=snapshot.first_line))
     except ExcludedDocument as exc:  # the engine's second line of defence
         return excluded_report(budget, exc.reason, index_ms=index_ms)
     return context_report(window, elapsed_ms=(time.perf_counter() - started) * 1000,

@@ -98,7 +98,7 @@ class JobContext:
         loop = asyncio.get_running_loop()
         window = await loop.run_in_executor(None, lambda: engine.window(
             path=snap.shown_path, text=snap.text, offset=snap.offset, end=snap.end,
-            budget=budget, open_documents=documents))
+            budget=budget, open_documents=documents, first_line=snap.first_line))
         self.record.context_tokens = window.tokens
         return window
 

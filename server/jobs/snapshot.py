@@ -22,6 +22,11 @@ class DocumentSnapshot:
     language: str  # the editor's language id, or the file's extension
     offset: int  # the cursor, or the start of the selection (index into `text`)
     end: int | None = None  # the end of the selection; None for a cursor
+    # `text` is the document from offset `base` (line `first_line`, 1-based) on: all of it,
+    # but for an editor's document too large to copy per request, of which it is the part
+    # around the cursor that the context engine reads (`Document.part`).
+    base: int = 0
+    first_line: int = 1
 
     @property
     def shown_path(self) -> str:

@@ -17,6 +17,7 @@ from deskmate.server.lsp.session import Session
 log = logging.getLogger(__name__)
 
 _WORD_BEFORE = re.compile(r"\w*$")
+WORD_CHARS = 256  # the identifier before the cursor is looked for this far back at most
 
 
 @dataclass(frozen=True)
@@ -46,9 +47,12 @@ async def suggest(session: Session, uri: str, position: types.Position, *, autom
     completion = result.value
     if not isinstance(completion, Completion) or not completion.text:
         return None
-    # Positions are canonical: a column past the line's end means its end.
-    at = doc.position_at(snapshot.offset, session.encoding)
-    word = _WORD_BEFORE.search(snapshot.text, doc.line_start(at.line) or 0, snapshot.offset)
+    # Positions are canonical: a column past the line's end means its end. (The snapshot of
+    # a huge document holds only a part of it, from `base` on.)
+    at = doc.position_at(snapshot.base + snapshot.offset, session.encoding)
+    line_start = (doc.line_start(at.line) or 0) - snapshot.base
+    word = _WORD_BEFORE.search(snapshot.text, max(line_start, snapshot.offset - WORD_CHARS, 0),
+                               snapshot.offset)
     return Suggestion(text=completion.text, at=at, word_before=word.group(0) if word else "")
 
 

@@ -1,4 +1,5 @@
-"""LSP positions ↔ string offsets under each position encoding, and text changes."""
+"""LSP positions ↔ string offsets under each position encoding, text changes, and the pieces
+a document is kept in (what a job and other documents read of a huge one)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lsprotocol import types
 
-from deskmate.server.lsp.documents import Document, Documents
+from deskmate.context.engine import LARGE_DOCUMENT_CHARS, _slice_around
+from deskmate.server.lsp.documents import Document, Documents, Part
 
 UTF8 = types.PositionEncodingKind.Utf8
 UTF16 = types.PositionEncodingKind.Utf16
@@ -280,3 +282,113 @@ def test_the_line_table_after_edits_is_the_same_as_a_fresh_one(
         assert d.line_start(looked_up) == (fresh.line_starts[looked_up]
                                            if looked_up < len(fresh.line_starts) else None)
         assert d.line_starts == fresh.line_starts
+
+
+# --------------------------------------------------------------------------- pieces
+# A document is kept in pieces (so a keystroke in a huge one copies one piece, not all of it):
+# with pieces of a few characters, every boundary case of the piece logic is met by texts
+# short enough for hypothesis, and each result must equal the same text kept whole.
+
+
+@given(text=st.text("ab\r\n", max_size=40), edits=RANDOM_EDITS, piece=st.integers(1, 6))
+def test_a_document_in_pieces_reads_like_one_string(
+    text: str, edits: list[tuple[int, int, str, int]], piece: int
+) -> None:
+    d = Document("file:///t.py", text, 1, piece=piece)
+    for start, end, inserted, looked_up in edits:
+        d.line_start(looked_up)
+        begin, stop = sorted((min(start, d.length), min(end, d.length)))
+        d.apply(types.TextDocumentContentChangePartial(
+            range=types.Range(start=d.position_at(begin, UTF32), end=d.position_at(stop, UTF32)),
+            text=inserted), UTF32)
+        whole = doc(d.text)
+        assert "".join(d._pieces) == d.text
+        assert d.length == len(d.text)
+        assert all(0 < len(p) <= 2 * piece + 1 for p in d._pieces) or d._pieces == [""]
+        assert not any(a.endswith("\r") and b.startswith("\n")
+                       for a, b in zip(d._pieces, d._pieces[1:], strict=False))
+        assert d.line_starts == whole.line_starts
+        assert d.line_start(looked_up) == whole.line_start(looked_up)
+        for offset in range(d.length + 1):
+            assert d.position_at(offset, UTF16) == whole.position_at(offset, UTF16)
+            assert d.newlines_before(offset) == d.text.count("\n", 0, offset)
+            assert d.read(offset, offset + 3) == d.text[offset:offset + 3]
+        for line in range(len(whole.line_starts) + 1):
+            assert d.line_text(line) == whole.line_text(line)
+
+
+@given(text=TEXTS, encoding=st.sampled_from(ENCODINGS), piece=st.integers(1, 5))
+def test_positions_in_pieces_match_the_encoded_line_prefix(text: str, encoding: str,
+                                                           piece: int) -> None:
+    d = Document("file:///t.py", text, 1, piece=piece)
+    for number, (start, end) in enumerate(lsp_lines(text)):
+        for offset in range(start, end + 1):
+            expected = pos(number, encoded_length(text[start:offset], encoding))
+            assert d.position_at(offset, encoding) == expected
+            assert d.offset_at(expected, encoding) == offset
+
+
+def test_a_full_change_in_pieces_replaces_everything() -> None:
+    d = Document("file:///t.py", "one\ntwo\nthree\n", 1, piece=2)
+    d.apply(types.TextDocumentContentChangeWholeDocument(text="x\r\ny"), UTF16)
+    assert d.text == "x\r\ny"
+    assert d.line_starts == [0, 3]
+    d.apply(types.TextDocumentContentChangeWholeDocument(text=""), UTF16)
+    assert d.text == ""
+    assert d.line_starts == [0]
+    assert d.line_start(1) is None
+
+
+# --------------------------------------------------------------------------- huge documents
+
+def huge_text(lines: int) -> str:
+    """Python-looking text of `lines` numbered lines (over LARGE_DOCUMENT_CHARS for 40,000)."""
+    return "".join(f"def function_{n}(value):\n    return value * {n}  # line {n + 1}\n"
+                   for n in range(lines // 2))
+
+
+def test_a_huge_documents_part_is_what_the_engine_reads_of_the_whole_text() -> None:
+    text = huge_text(80_000)
+    assert len(text) > LARGE_DOCUMENT_CHARS
+    d = Document("file:///big.py", text, 1)
+    for offset, end in [(0, 0), (len(text) // 2, len(text) // 2), (len(text), len(text)),
+                        (1_000_000, 1_500_000), (123_457, 123_457)]:
+        part = d.part(offset, end)
+        low, high = _slice_around(text, offset, end)
+        assert (part.base, part.text) == (low, text[low:high])
+        assert part.first_line == 1 + text.count("\n", 0, low)
+        assert len(part.text) < LARGE_DOCUMENT_CHARS
+
+
+def test_a_small_documents_part_is_all_of_it() -> None:
+    d = doc(TEXT)
+    assert d.part(3) == Part(TEXT, 0, 1)
+    assert d.context_text() == TEXT
+
+
+def test_other_documents_read_a_huge_document_around_its_edits_at_its_line_numbers() -> None:
+    text = huge_text(80_000)
+    d = Document("file:///big.py", text, 1)
+    for line in (50_001, 20_001):  # (0-based) a line inserted above each
+        d.apply(change((line, 0), (line, 0), "# edited\n"), UTF16)
+    shared, real = d.context_text().split("\n"), d.text.split("\n")
+    assert len(shared) == len(real)  # every line keeps its number
+    for line in (0, 10, 20_001, 19_900, 20_100, 50_002, 50_500):  # the head, around the edits
+        assert shared[line] == real[line]
+    assert shared[20_001] == "# edited"
+    assert shared[50_002] == "# edited"
+    assert shared[35_000].strip() == "" != real[35_000]  # far from both: left out
+    # Still a large document to the context engine (so read around its edits only), thanks
+    # to one empty line of spaces; far shorter than the document.
+    assert len(d.context_text()) == LARGE_DOCUMENT_CHARS + 1
+    assert sum(1 for line in shared if line and not line.strip()) == 1
+    assert d.context_text() is d.context_text()  # once per version
+
+
+def test_a_keystroke_in_a_huge_document_copies_a_piece_not_the_document() -> None:
+    d = Document("file:///big.py", huge_text(80_000), 1)
+    pieces = list(d._pieces)
+    d.apply(change((40_000, 4), (40_000, 4), "x"), UTF16)
+    changed = [i for i, (a, b) in enumerate(zip(pieces, d._pieces, strict=True)) if a is not b]
+    assert 1 <= len(changed) <= 3  # the piece edited and its neighbours, split again
+    assert d.line_text(40_000) == "def xfunction_20000(value):"
