@@ -59,6 +59,15 @@ def big_source(megabytes: float) -> str:
     return unit * half + f"def {BIG_MARKER}():\n    return \n" + unit * (copies - half)
 
 
+def small_cursors(text: str) -> list[types.Position]:
+    """The end of each helper's `return` line: a different line every request, so the
+    typed-through cache never answers and every request does the whole job."""
+    positions = []
+    for i in range(38):
+        positions.append(cursor_of(text, f"def helper_{i}(values):\n    return "))
+    return positions
+
+
 def cursor_of(text: str, needle: str) -> types.Position:
     offset = text.index(needle) + len(needle)
     line = text.count("\n", 0, offset)
@@ -79,25 +88,28 @@ async def measure(requests: int, scenario: str, workdir: Path) -> dict[str, Any]
                                   options) as client:
             small = small_source()
             small_uri = open_document(client, root / "small.py", small)
-            small_at = cursor_of(small, "def mean(values):\n    return ")
+            small_at = small_cursors(small)
             big_uri, big_at = None, None
             if scenario != "alone":
                 big = big_source(13 if scenario == "13 MB open" else 20)
                 big_uri = open_document(client, root / "big.py", big)
                 big_at = cursor_of(big, f"def {BIG_MARKER}():\n    return ")
-            for _ in range(5):  # warm-up: tokenizer, HTTP client, first parse
-                await send_request(client, inline_params(small_uri, small_at, invoked=True))
+            for at in small_at[-5:]:  # warm-up: tokenizer, HTTP client, first parse
+                await send_request(client, inline_params(small_uri, at, invoked=True))
             pending: list[asyncio.Future[Any]] = []
-            for _ in range(requests):
+            for index in range(requests):
                 if scenario == "20 MB request running" and big_uri and big_at:
                     pending.append(send_request(client, inline_params(big_uri, big_at,
-                                                                      invoked=True)))
+                                                                      invoked=True),
+                                                msg_id=f"big-{index}"))
                     await asyncio.sleep(0.005)  # its context work is under way
+                at = small_at[index % (len(small_at) - 5)]
                 started = time.perf_counter()
-                await send_request(client, inline_params(small_uri, small_at, invoked=True))
+                await send_request(client, inline_params(small_uri, at, invoked=True))
                 times.append((time.perf_counter() - started) * 1000)
-            for future in pending:
-                future.cancel()
+            for index, _ in enumerate(pending):
+                client.protocol.notify("$/cancelRequest", {"id": f"big-{index}"})
+            await asyncio.gather(*pending, return_exceptions=True)
     finally:
         model.stop()
     summary = Summary.of(times)
