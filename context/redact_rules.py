@@ -156,9 +156,35 @@ def _decoded_head(value: str) -> bytes:
         return b""
 
 
+def _literal_head(pattern: str) -> str:
+    """The literal text every match of `pattern` starts with ('' when it has none)."""
+    head: list[str] = []
+    position = 0
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "\\" and position + 1 < len(pattern) and not pattern[position + 1].isalnum():
+            char, step = pattern[position + 1], 2
+        elif char in ".^$*+?{}[]|()\\":
+            break
+        else:
+            step = 1
+        if pattern[position + step:position + step + 1] in ("*", "?", "{"):
+            break  # the character is optional or repeated: not part of every match
+        head.append(char)
+        position += step
+    return "".join(head)
+
+
+# Each rule's literal head: a rule whose head is not in the text cannot match, and `str in`
+# is some fifty times faster than a regex search, so a text costs one quick look per rule.
+_HEADS = tuple(_literal_head(rule.pattern.pattern) for rule in TOKEN_RULES)
+
+
 def find_tokens(text: str) -> Iterator[Secret]:
     """Secrets known by their shape."""
-    for rule in TOKEN_RULES:
+    for rule, head in zip(TOKEN_RULES, _HEADS, strict=True):
+        if head and head not in text:
+            continue
         for match in rule.pattern.finditer(text):
             value = match.group(rule.group)
             if rule.check is not None and not rule.check(value):

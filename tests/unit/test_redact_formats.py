@@ -304,3 +304,15 @@ def test_the_secrets_of_a_version_are_searched_once(monkeypatch: pytest.MonkeyPa
         entry.between(first, first + 3)
     entry.lexical()
     assert len(searched) == 1
+
+
+def test_every_token_rule_is_looked_for_by_its_literal_head_first() -> None:
+    """A rule with no literal head would cost a regex search over every text (the scan of a
+    file runs once per version, but on every file a prompt reads from)."""
+    from deskmate.context.redact_rules import _HEADS, TOKEN_RULES, _literal_head
+
+    assert all(_HEADS)
+    assert len(_HEADS) == len(TOKEN_RULES)
+    assert _literal_head(r"sk\-ant\-(?<!x)") == "sk-ant-"
+    assert _literal_head(r"ab*c") == "a"  # a repeated character is not in every match
+    assert _literal_head(r"(?:a|b)c") == ""
