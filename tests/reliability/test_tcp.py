@@ -349,7 +349,10 @@ def test_anything_but_initialize_first_closes_the_connection(
     server: TcpServer = tcp_server()
     server.wait_listening()
     intruder = server.connect()
-    intruder.send(FIRST_FRAMES[name])
+    # The server may close while a long first frame is still being sent: the rest of the
+    # send then meets a reset, which is the closing this test expects.
+    with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+        intruder.send(FIRST_FRAMES[name])
     closed = intruder.closed.wait(8)
     after = server.session(workspace)  # the listener goes on
 
