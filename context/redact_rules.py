@@ -176,14 +176,26 @@ def _literal_head(pattern: str) -> str:
 
 
 # Each rule's literal head: a rule whose head is not in the text cannot match, and `str in`
-# is some fifty times faster than a regex search, so a text costs one quick look per rule.
+# is much faster than a regex search, so a text costs one quick look per rule.
 _HEADS = tuple(_literal_head(rule.pattern.pattern) for rule in TOKEN_RULES)
+
+# Most rules match a run of at least RUN_CHARS token characters that starts with their head:
+# their heads are looked for in those runs only (a few percent of a file's text, found in one
+# regex pass) rather than in the whole text, one pass per rule. The rules whose matches hold
+# other characters (a space, `:`, `@`, `%`) or can be shorter are looked for in the whole text
+# (a unit test checks each rule's shortest match against RUN_CHARS).
+RUN_CHARS = 20
+_RUN = re.compile(rf"[A-Za-z0-9_\-+/=.~]{{{RUN_CHARS},}}")
+WHOLE_TEXT_KINDS = frozenset({"slack_token", "url_password", "putty_private_key",
+                              "url_signature", "bearer_token"})
+_IN_RUNS = tuple(rule.kind not in WHOLE_TEXT_KINDS for rule in TOKEN_RULES)
 
 
 def find_tokens(text: str) -> Iterator[Secret]:
     """Secrets known by their shape."""
-    for rule, head in zip(TOKEN_RULES, _HEADS, strict=True):
-        if head and head not in text:
+    runs = "\n".join(_RUN.findall(text))
+    for rule, head, in_runs in zip(TOKEN_RULES, _HEADS, _IN_RUNS, strict=True):
+        if head and head not in (runs if in_runs else text):
             continue
         for match in rule.pattern.finditer(text):
             value = match.group(rule.group)

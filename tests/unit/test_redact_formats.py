@@ -316,3 +316,25 @@ def test_every_token_rule_is_looked_for_by_its_literal_head_first() -> None:
     assert _literal_head(r"sk\-ant\-(?<!x)") == "sk-ant-"
     assert _literal_head(r"ab*c") == "a"  # a repeated character is not in every match
     assert _literal_head(r"(?:a|b)c") == ""
+
+
+def test_rules_looked_for_in_runs_match_only_long_runs_of_token_characters() -> None:
+    """The run prefilter is sound only for rules whose every match is at least RUN_CHARS
+    characters of the run alphabet: check the shortest match of each (the regex parser's own
+    width) and that a match found in a text is one run."""
+    import re
+
+    from deskmate.context.redact_rules import _IN_RUNS, _RUN, RUN_CHARS, TOKEN_RULES
+
+    for rule, in_runs in zip(TOKEN_RULES, _IN_RUNS, strict=True):
+        if in_runs:
+            shortest = re._parser.parse(rule.pattern.pattern).getwidth()[0]  # type: ignore[attr-defined]
+            assert shortest >= RUN_CHARS, rule.kind
+    for _, around, secret in CASES:
+        text = around.format(secret)
+        for found in find_secrets(text):
+            value = text[found.start:found.end]
+            kinds = {r.kind for r, r_in in zip(TOKEN_RULES, _IN_RUNS, strict=True) if r_in}
+            if found.kind in kinds:
+                assert _RUN.fullmatch(value) or any(
+                    value in run for run in _RUN.findall(text)), (found.kind, value)
